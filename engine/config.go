@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/godwit-db/godwit/conflict"
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a DB. The zero value of each field means its default.
+type Config struct {
+	// Dir is the Pebble directory. Required.
+	Dir string
+	// Region is this instance's region name; it appears in ARNs and in every
+	// Version this DB stamps. Default "us-east-1".
+	Region string
+	// AccountID appears in ARNs. Default "000000000000".
+	AccountID string
+	// DefaultPartitions is the partition count of a new table. Default 8.
+	DefaultPartitions int
+	// TTLSweepInterval is how often the TTL sweeper looks for expired items.
+	// Default 30s. Negative disables the sweeper.
+	TTLSweepInterval time.Duration
+	// NoSync skips the WAL fsync before acknowledging a write. Default false:
+	// an acknowledged write survives kill -9 and power loss.
+	NoSync bool
+	// CacheSize is Pebble's block cache in bytes. Default 64 MiB.
+	CacheSize int64
+	// MemTableSize is Pebble's memtable size in bytes. Default 32 MiB.
+	MemTableSize uint64
+	// Clock is the physical clock behind the HLC and TTL. Default the system clock.
+	Clock conflict.PhysicalClock
+	// MaxClockOffset bounds remote versions (see conflict.Clock). Default 500ms.
+	MaxClockOffset time.Duration
+	// Logger is named "engine" by Open. Default a null logger.
+	Logger hclog.Logger
+	// Registerer receives the engine's metrics. Default none.
+	Registerer prometheus.Registerer
+	// InMemory keeps Pebble entirely in memory (tests, ephemeral runs). Dir is ignored.
+	InMemory bool
+}
+
+// DefaultConfig returns a Config with every default filled in but Dir.
+func DefaultConfig() Config {
+	return Config{
+		Region:            "us-east-1",
+		AccountID:         "000000000000",
+		DefaultPartitions: 8,
+		TTLSweepInterval:  30 * time.Second,
+		CacheSize:         64 << 20,
+		MemTableSize:      32 << 20,
+		Clock:             conflict.SystemClock{},
+		MaxClockOffset:    500 * time.Millisecond,
+	}
+}
+
+// withDefaults returns a copy of c with zero fields defaulted; the caller's
+// Config is never mutated.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Region == "" {
+		c.Region = d.Region
+	}
+	if c.AccountID == "" {
+		c.AccountID = d.AccountID
+	}
+	if c.DefaultPartitions == 0 {
+		c.DefaultPartitions = d.DefaultPartitions
+	}
+	if c.TTLSweepInterval == 0 {
+		c.TTLSweepInterval = d.TTLSweepInterval
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = d.CacheSize
+	}
+	if c.MemTableSize == 0 {
+		c.MemTableSize = d.MemTableSize
+	}
+	if c.Clock == nil {
+		c.Clock = d.Clock
+	}
+	if c.MaxClockOffset == 0 {
+		c.MaxClockOffset = d.MaxClockOffset
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+	return c
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Dir == "" && !c.InMemory {
+		errs = append(errs, errors.New("engine: Dir is required"))
+	}
+	if c.DefaultPartitions < 0 || c.DefaultPartitions > maxPartitions {
+		errs = append(errs, fmt.Errorf("engine: DefaultPartitions %d out of range 1..%d", c.DefaultPartitions, maxPartitions))
+	}
+	if c.CacheSize < 0 {
+		errs = append(errs, fmt.Errorf("engine: CacheSize %d is negative", c.CacheSize))
+	}
+	return errors.Join(errs...)
+}
+
+// maxPartitions bounds a table's partition count; partition ids are stored in two bytes.
+const maxPartitions = 1024
