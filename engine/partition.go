@@ -1,0 +1,272 @@
+package engine
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/godwit-db/godwit/engine/apierr"
+)
+
+// maxGroup bounds how many writes one group commit carries.
+const maxGroup = 256
+
+// partition is one table partition's sequencer: a goroutine that owns every
+// write to the partition's keys. Writers hand it a writeReq; it runs the
+// requests one after another against an indexed Pebble batch (so each sees
+// the ones before it), commits the whole group with one WAL sync, and only
+// then answers them — concurrent writers to a partition are group-committed,
+// and Pebble further merges the syncs of partitions committing together.
+//
+// Reads do not go through the sequencer: a committed batch is visible
+// atomically, and nothing is visible before its WAL sync.
+type partition struct {
+	db      *DB
+	tableID uint32
+	id      int
+	reqs    chan *writeReq
+	done    chan struct{}
+
+	// Owned by the partition goroutine (or by a transaction that holds the
+	// partition through a barrier); change it only through setStats.
+	stats partStats
+	// statsView is a copy of stats that any goroutine may read (DescribeTable).
+	statsView atomic.Pointer[partStats]
+
+	// stopMu guards stopped: enqueue holds it shared while it sends, stop
+	// exclusively while it closes reqs, so a writer still holding a deleted
+	// table's *table never sends on a closed channel.
+	stopMu  sync.RWMutex
+	stopped bool
+}
+
+// setStats records the partition's stats after a commit. Only the owner of
+// the partition (its goroutine, or a transaction holding it) calls it.
+func (p *partition) setStats(s partStats) {
+	p.stats = s
+	p.statsView.Store(&s)
+}
+
+// currentStats returns the partition's stats as of its last commit; safe
+// from any goroutine.
+func (p *partition) currentStats() partStats { return *p.statsView.Load() }
+
+// partStats is a partition's item count and size, persisted with every group.
+type partStats struct {
+	Items int64
+	Bytes int64
+}
+
+// writeReq is one unit of work for a partition.
+type writeReq struct {
+	// apply runs on the partition goroutine. It must validate everything
+	// before it writes to b: when it returns an error it has written nothing.
+	// It adds its effect on the partition's size to d.
+	apply func(b *pebble.Batch, d *partStats) error
+	// barrier, when set, makes the partition stop between groups and wait
+	// for the barrier's owner (a cross-partition transaction).
+	barrier *barrier
+	err     error
+	done    chan struct{}
+}
+
+// barrier holds a partition still for a transaction: the partition closes
+// held once everything before the barrier is committed, then waits for release.
+type barrier struct {
+	held    chan struct{}
+	release chan struct{}
+}
+
+func newPartition(db *DB, tableID uint32, id int, stats partStats) *partition {
+	p := &partition{
+		db:      db,
+		tableID: tableID,
+		id:      id,
+		reqs:    make(chan *writeReq, maxGroup),
+		done:    make(chan struct{}),
+	}
+	p.setStats(stats)
+	go p.run()
+	return p
+}
+
+// submit runs apply on the partition and returns its outcome once the
+// group carrying it is durable. It deliberately ignores context
+// cancellation once the request is queued: the write may commit, and the
+// caller must learn whether it did.
+func (p *partition) submit(apply func(b *pebble.Batch, d *partStats) error) error {
+	req := &writeReq{apply: apply, done: make(chan struct{})}
+	if err := p.enqueue(req); err != nil {
+		return err
+	}
+	<-req.done
+	return req.err
+}
+
+// hold queues a barrier and waits until the partition has stopped at it.
+func (p *partition) hold() (*barrier, error) {
+	br := &barrier{held: make(chan struct{}), release: make(chan struct{})}
+	req := &writeReq{barrier: br, done: make(chan struct{})}
+	if err := p.enqueue(req); err != nil {
+		return nil, err
+	}
+	<-br.held
+	return br, nil
+}
+
+func (p *partition) enqueue(req *writeReq) error {
+	p.db.closeMu.RLock()
+	defer p.db.closeMu.RUnlock()
+	if p.db.closed {
+		return apierr.ServiceUnavailable()
+	}
+	p.stopMu.RLock()
+	defer p.stopMu.RUnlock()
+	if p.stopped {
+		// The table was deleted after the caller looked it up.
+		return apierr.ResourceNotFound("Requested resource not found")
+	}
+	p.reqs <- req
+	return nil
+}
+
+// stop closes the request queue; run commits what is queued and exits.
+// Later enqueues fail. Idempotent.
+func (p *partition) stop() {
+	p.stopMu.Lock()
+	if !p.stopped {
+		p.stopped = true
+		close(p.reqs)
+	}
+	p.stopMu.Unlock()
+	<-p.done
+}
+
+func (p *partition) run() {
+	defer close(p.done)
+	for {
+		req, ok := <-p.reqs
+		if !ok {
+			return
+		}
+		if req.barrier != nil {
+			p.waitBarrier(req)
+			continue
+		}
+		b := p.db.pebble.NewIndexedBatch()
+		group := []*writeReq{req}
+		var delta partStats
+		p.runOne(b, req, &delta)
+		var pending *writeReq
+		closed := false
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-p.reqs:
+				if !ok {
+					closed = true
+					break drain
+				}
+				if r.barrier != nil {
+					pending = r
+					break drain
+				}
+				group = append(group, r)
+				p.runOne(b, r, &delta)
+			default:
+				break drain
+			}
+		}
+		p.commit(b, group, delta)
+		if pending != nil {
+			p.waitBarrier(pending)
+		}
+		if closed {
+			return
+		}
+	}
+}
+
+func (p *partition) runOne(b *pebble.Batch, req *writeReq, total *partStats) {
+	var d partStats
+	req.err = p.safeApply(req, b, &d)
+	if req.err == nil {
+		total.Items += d.Items
+		total.Bytes += d.Bytes
+	}
+}
+
+// safeApply turns a panic in a request into an internal error for that
+// request alone. NB: a panicking apply may have written part of its effect
+// to the batch, so the whole group is then failed by commit.
+func (p *partition) safeApply(req *writeReq, b *pebble.Batch, d *partStats) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.db.log.Error("panic in partition write", "table-id", p.tableID, "partition", p.id, "panic", r)
+			err = errPoisoned
+		}
+	}()
+	return req.apply(b, d)
+}
+
+var errPoisoned = fmt.Errorf("engine: write panicked")
+
+func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) {
+	defer b.Close()
+	poisoned := false
+	for _, r := range group {
+		if r.err == errPoisoned {
+			poisoned = true
+		}
+	}
+	var err error
+	switch {
+	case poisoned:
+		err = apierr.Internal()
+	case b.Empty():
+	default:
+		next := partStats{Items: p.stats.Items + delta.Items, Bytes: p.stats.Bytes + delta.Bytes}
+		if delta != (partStats{}) {
+			_ = b.Set(statsKey(p.tableID, p.id), encodeStats(next), nil)
+		}
+		if err = b.Commit(p.db.writeOpts); err == nil {
+			p.setStats(next)
+			p.db.metrics.groupSize.Observe(float64(len(group)))
+		} else {
+			p.db.log.Error("commit failed", "table-id", p.tableID, "partition", p.id, "error", err)
+			err = apierr.Internal()
+		}
+	}
+	for _, r := range group {
+		if err != nil && (r.err == nil || r.err == errPoisoned) {
+			r.err = err
+		}
+		close(r.done)
+	}
+}
+
+func (p *partition) waitBarrier(req *writeReq) {
+	close(req.barrier.held)
+	<-req.barrier.release
+	close(req.done)
+}
+
+func encodeStats(s partStats) []byte {
+	b := make([]byte, 0, 20)
+	b = binary.AppendVarint(b, s.Items)
+	return binary.AppendVarint(b, s.Bytes)
+}
+
+func decodeStats(b []byte) partStats {
+	items, n := binary.Varint(b)
+	if n <= 0 {
+		return partStats{}
+	}
+	bytes, m := binary.Varint(b[n:])
+	if m <= 0 {
+		return partStats{}
+	}
+	return partStats{Items: items, Bytes: bytes}
+}
