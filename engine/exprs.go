@@ -18,13 +18,11 @@ func exprParams(names map[string]string, values map[string]attr.Value, namesSent
 			return nil, apierr.Validation("ExpressionAttributeValues can only be specified when using expressions")
 		}
 	}
-	if namesSent && len(names) == 0 {
-		return nil, apierr.Validation("ExpressionAttributeNames must not be empty")
+	p := expr.NewParams(names, values)
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
-	if valuesSent && len(values) == 0 {
-		return nil, apierr.Validation("ExpressionAttributeValues must not be empty")
-	}
-	return expr.NewParams(names, values), nil
+	return p, nil
 }
 
 // mixed rejects a request that uses both legacy and expression parameters.
