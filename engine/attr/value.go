@@ -1,10 +1,3 @@
-// Package attr is DynamoDB's attribute value model: the ten types, their
-// DynamoDB-JSON form, exact decimal numbers, DynamoDB's ordering and size
-// accounting, and the binary encodings godwit stores (items, and
-// order-preserving key bytes).
-//
-//	item, err := attr.DecodeItemJSON(raw) // validated, numbers normalised
-//	key := attr.AppendKey(nil, item["pk"]) // sorts as DynamoDB sorts
 package attr
 
 // Type is an attribute value's type tag.
@@ -49,7 +42,8 @@ func ParseType(s string) Type {
 // Value is one attribute value. Exactly the field(s) for Type are meaningful:
 //
 //	S    -> S
-//	N    -> S holds the number in DynamoDB's normalised text form ("42", "-1.5", "1E+100" style never: see Normalize)
+//	N    -> S holds the number in DynamoDB's normalised text form ("42", "-1.5";
+//	        never an exponent: 1E+100 is a 1 and 100 zeros; see ParseNumber)
 //	B    -> B
 //	BOOL -> Bool
 //	NULL -> (nothing; NULL is always true)
@@ -61,11 +55,15 @@ func ParseType(s string) Type {
 //
 // Values are immutable once built: functions that "modify" return new values
 // and share unmodified parts.
+//
+// NB: Bool sits next to Type so that a Value is 128 bytes: larger map
+// elements are stored out of line by Go's maps, costing an allocation per
+// attribute of every Item.
 type Value struct {
 	Type Type
+	Bool bool
 	S    string
 	B    []byte
-	Bool bool
 	M    map[string]Value
 	L    []Value
 	Set  []string
