@@ -39,6 +39,8 @@ type Config struct {
 	Logger hclog.Logger
 	// Registerer receives the engine's metrics. Default none.
 	Registerer prometheus.Registerer
+	// Listener receives commit and catalog notifications (streams uses them).
+	Listener EventListener
 	// InMemory keeps Pebble entirely in memory (tests, ephemeral runs). Dir is ignored.
 	InMemory bool
 }

@@ -279,7 +279,7 @@ func (db *DB) runTxn(in *TransactWriteItemsInput, actions []*txnAction) (any, er
 	for i, a := range actions {
 		reasons[i].Code = "None"
 		h := byPart[a.t.parts[a.w.key.part]]
-		var d partStats
+		d := partStats{Seq: h.delta.Seq}
 		// NB: the live metadata, as on the partition goroutine: the table's
 		// indexes may have changed since prepareTxn.
 		err := db.apply(b, &d, a.t.m(), a.w)
@@ -300,6 +300,7 @@ func (db *DB) runTxn(in *TransactWriteItemsInput, actions []*txnAction) (any, er
 		default:
 			h.delta.Items += d.Items
 			h.delta.Bytes += d.Bytes
+			h.delta.Seq = d.Seq
 		}
 	}
 	if failed {
@@ -308,8 +309,7 @@ func (db *DB) runTxn(in *TransactWriteItemsInput, actions []*txnAction) (any, er
 	}
 	next := make(map[*heldPartition]partStats, len(held))
 	for _, h := range held {
-		if h.delta != (partStats{}) {
-			st := partStats{Items: h.p.stats.Items + h.delta.Items, Bytes: h.p.stats.Bytes + h.delta.Bytes}
+		if st := h.p.stats.plus(h.delta); st != h.p.stats {
 			next[h] = st
 			if err := b.Set(statsKey(h.p.tableID, h.p.id), encodeStats(st), nil); err != nil {
 				return nil, err
@@ -324,7 +324,11 @@ func (db *DB) runTxn(in *TransactWriteItemsInput, actions []*txnAction) (any, er
 	}
 	// Safe: each held partition's goroutine is parked on its barrier.
 	for h, st := range next {
+		advanced := st.Seq != h.p.stats.Seq
 		h.p.setStats(st)
+		if advanced {
+			db.notifyChanges(h.p.tableID, h.p.id, st.Seq)
+		}
 	}
 	out := &transactWriteOutput{}
 	meters := map[string]*capacityMeter{}
@@ -387,7 +391,8 @@ func (db *DB) holdPartitions(actions []*txnAction) ([]*heldPartition, error) {
 			}
 			return nil, err
 		}
-		held = append(held, &heldPartition{p: p, br: br})
+		// The partition is parked: reading its stats here is safe.
+		held = append(held, &heldPartition{p: p, br: br, delta: partStats{Seq: p.stats.Seq}})
 	}
 	return held, nil
 }

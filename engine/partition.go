@@ -53,10 +53,16 @@ func (p *partition) setStats(s partStats) {
 // from any goroutine.
 func (p *partition) currentStats() partStats { return *p.statsView.Load() }
 
-// partStats is a partition's item count and size, persisted with every group.
+// partStats is a partition's item count and size and its last outbox
+// sequence, persisted with every group.
+//
+// In a writeReq's apply, Items and Bytes are deltas the request adds, while
+// Seq is absolute: it starts at the last sequence assigned before the
+// request, and the request advances it once per change record it appends.
 type partStats struct {
 	Items int64
 	Bytes int64
+	Seq   uint64
 }
 
 // writeReq is one unit of work for a partition.
@@ -157,7 +163,7 @@ func (p *partition) run() {
 		}
 		b := p.db.pebble.NewIndexedBatch()
 		group := []*writeReq{req}
-		var delta partStats
+		delta := partStats{Seq: p.stats.Seq}
 		p.runOne(b, req, &delta)
 		var pending *writeReq
 		closed := false
@@ -189,12 +195,15 @@ func (p *partition) run() {
 	}
 }
 
+// runOne runs one request of a group; total carries the group's running
+// deltas and its absolute last sequence.
 func (p *partition) runOne(b *pebble.Batch, req *writeReq, total *partStats) {
-	var d partStats
+	d := partStats{Seq: total.Seq}
 	req.err = p.safeApply(req, b, &d)
 	if req.err == nil {
 		total.Items += d.Items
 		total.Bytes += d.Bytes
+		total.Seq = d.Seq
 	}
 }
 
@@ -227,13 +236,17 @@ func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) 
 		err = apierr.Internal()
 	case b.Empty():
 	default:
-		next := partStats{Items: p.stats.Items + delta.Items, Bytes: p.stats.Bytes + delta.Bytes}
-		if delta != (partStats{}) {
+		next := p.stats.plus(delta)
+		if next != p.stats {
 			_ = b.Set(statsKey(p.tableID, p.id), encodeStats(next), nil)
 		}
 		if err = b.Commit(p.db.writeOpts); err == nil {
+			advanced := next.Seq != p.stats.Seq
 			p.setStats(next)
 			p.db.metrics.groupSize.Observe(float64(len(group)))
+			if advanced {
+				p.db.notifyChanges(p.tableID, p.id, next.Seq)
+			}
 		} else {
 			p.db.log.Error("commit failed", "table-id", p.tableID, "partition", p.id, "error", err)
 			err = apierr.Internal()
@@ -253,20 +266,32 @@ func (p *partition) waitBarrier(req *writeReq) {
 	close(req.done)
 }
 
+// plus applies a group's result: Items and Bytes of d are deltas, Seq is absolute.
+func (s partStats) plus(d partStats) partStats {
+	return partStats{Items: s.Items + d.Items, Bytes: s.Bytes + d.Bytes, Seq: d.Seq}
+}
+
+// encodeStats is the stored form: varint items, varint bytes, uvarint seq.
 func encodeStats(s partStats) []byte {
-	b := make([]byte, 0, 20)
+	b := make([]byte, 0, 30)
 	b = binary.AppendVarint(b, s.Items)
-	return binary.AppendVarint(b, s.Bytes)
+	b = binary.AppendVarint(b, s.Bytes)
+	return binary.AppendUvarint(b, s.Seq)
 }
 
 func decodeStats(b []byte) partStats {
-	items, n := binary.Varint(b)
-	if n <= 0 {
+	var s partStats
+	var n int
+	if s.Items, n = binary.Varint(b); n <= 0 {
 		return partStats{}
 	}
-	bytes, m := binary.Varint(b[n:])
-	if m <= 0 {
+	b = b[n:]
+	if s.Bytes, n = binary.Varint(b); n <= 0 {
 		return partStats{}
 	}
-	return partStats{Items: items, Bytes: bytes}
+	b = b[n:]
+	if s.Seq, n = binary.Uvarint(b); n <= 0 {
+		return partStats{Items: s.Items, Bytes: s.Bytes}
+	}
+	return s
 }

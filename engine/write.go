@@ -20,6 +20,8 @@ type itemWrite struct {
 	compute func(old attr.Item) (attr.Item, error)
 	// ttl marks a delete made by the TTL sweeper (streams flag these).
 	ttl bool
+	// accessKey is the access key id of the request, recorded in the change.
+	accessKey string
 
 	// Results, filled in by apply.
 	old, new attr.Item
@@ -91,7 +93,10 @@ func (db *DB) apply(b *pebble.Batch, d *partStats, m *tableMeta, w *itemWrite) e
 		}
 		d.Bytes += int64(w.newSize - w.oldSize)
 	}
-	return db.writeIndexes(b, m, w)
+	if err := db.writeIndexes(b, m, w); err != nil {
+		return err
+	}
+	return db.recordChange(b, d, m, w)
 }
 
 // writeIndexes moves the item's entries in every maintained index from its

@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/godwit-db/godwit/engine/attr"
+)
+
+// EventListener receives the engine's notifications (pebble EventListener
+// style). Callbacks run on engine goroutines and must not block: they
+// should only signal the work they start.
+type EventListener struct {
+	// ChangesCommitted is called after a group commit made changes up to
+	// lastSeq of (tableID, partition) durable in the outbox.
+	ChangesCommitted func(tableID uint32, partition int, lastSeq uint64)
+	// TableChanged is called after a table's definition changed (created,
+	// updated, deleted), with its name.
+	TableChanged func(table string)
+}
+
+func (db *DB) notifyChanges(tableID uint32, part int, lastSeq uint64) {
+	if f := db.cfg.Listener.ChangesCommitted; f != nil {
+		f(tableID, part, lastSeq)
+	}
+}
+
+func (db *DB) notifyTable(name string) {
+	if f := db.cfg.Listener.TableChanged; f != nil {
+		f(name)
+	}
+}
+
+func outboxKey(tableID uint32, part int, seq uint64) []byte {
+	k := binary.BigEndian.AppendUint16(tablePrefix(prefixOutbox, tableID), uint16(part))
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// recordChange appends w's change record to the partition's outbox when the
+// table has a stream. d.Seq is the partition's running sequence.
+func (db *DB) recordChange(b *pebble.Batch, d *partStats, m *tableMeta, w *itemWrite) error {
+	if m.Stream == nil || !m.Stream.Enabled {
+		return nil
+	}
+	d.Seq++
+	c := Change{
+		TableID:     m.ID,
+		Table:       m.Name,
+		StreamLabel: m.Stream.Label,
+		Partition:   w.key.part,
+		Seq:         d.Seq,
+		Keys:        w.key.item(m),
+		OldImage:    w.old,
+		NewImage:    w.new,
+		Version:     w.version,
+		Origin:      w.version.Region,
+		CreatedAt:   db.clock.PhysicalNow().UnixNano(),
+		TTL:         w.ttl,
+		AccessKeyID: w.accessKey,
+	}
+	switch {
+	case w.old == nil:
+		c.EventName = EventInsert
+	case w.new == nil:
+		c.EventName = EventRemove
+	default:
+		c.EventName = EventModify
+	}
+	return b.Set(outboxKey(m.ID, w.key.part, d.Seq), c.AppendBinary(make([]byte, 0, 256)), nil)
+}
+
+// ReadOutbox returns up to max changes of a partition's outbox with
+// sequence greater than after, in sequence order.
+func (db *DB) ReadOutbox(tableID uint32, part int, after uint64, max int) ([]*Change, error) {
+	lo := outboxKey(tableID, part, after+1)
+	hi := prefixEnd(outboxKey(tableID, part, 0)[:7])
+	it, err := db.pebble.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []*Change
+	for it.First(); it.Valid() && len(out) < max; it.Next() {
+		c, err := DecodeChange(it.Value())
+		if err != nil {
+			return out, fmt.Errorf("engine: outbox %d/%d at %x: %w", tableID, part, it.Key(), err)
+		}
+		out = append(out, c)
+	}
+	return out, it.Error()
+}
+
+// TrimOutbox deletes a partition's outbox entries up to and including upto.
+// Idempotent; the deletion need not be synced (a lost trim re-publishes
+// entries that the publisher deduplicates).
+func (db *DB) TrimOutbox(tableID uint32, part int, upto uint64) error {
+	return db.pebble.DeleteRange(outboxKey(tableID, part, 0), outboxKey(tableID, part, upto+1), pebble.NoSync)
+}
+
+// OutboxHead returns the last sequence assigned in a partition's outbox
+// (as of the partition's last commit), or false if the table does not exist.
+func (db *DB) OutboxHead(table string, part int) (uint64, bool) {
+	t := db.table(table)
+	if t == nil || part < 0 || part >= len(t.parts) {
+		return 0, false
+	}
+	return t.parts[part].currentStats().Seq, true
+}
+
+// TableInfo is what other packages (streams, global tables) need to know
+// about a table.
+type TableInfo struct {
+	Name       string
+	ID         uint32
+	Partitions int
+	CreatedAt  float64 // epoch seconds
+	HashKey    string
+	HashType   attr.Type
+	RangeKey   string // "" when the table has no sort key
+	RangeType  attr.Type
+	// Stream is the enabled stream, nil when none is enabled.
+	Stream *StreamInfo
+	// LatestStreamLabel is the label of the last stream enabled (kept after disabling).
+	LatestStreamLabel string
+}
+
+// StreamInfo is a table's enabled stream.
+type StreamInfo struct {
+	Label    string
+	ViewType string
+}
+
+// Table returns a table's info, or false if it does not exist.
+func (db *DB) Table(name string) (TableInfo, bool) {
+	t := db.table(resolveTableName(name))
+	if t == nil {
+		return TableInfo{}, false
+	}
+	m := t.m()
+	info := TableInfo{
+		Name: m.Name, ID: m.ID, Partitions: m.Partitions, CreatedAt: m.CreatedAt,
+		HashKey: m.HashKey, HashType: m.HashType, RangeKey: m.RangeKey, RangeType: m.RangeType,
+		LatestStreamLabel: m.LatestStreamLabel,
+	}
+	if m.Stream != nil && m.Stream.Enabled {
+		info.Stream = &StreamInfo{Label: m.Stream.Label, ViewType: m.Stream.ViewType}
+	}
+	return info, true
+}
+
+// Tables returns every table's info, sorted by name.
+func (db *DB) Tables() []TableInfo {
+	names := db.tableNames()
+	out := make([]TableInfo, 0, len(names))
+	for _, n := range names {
+		if info, ok := db.Table(n); ok {
+			out = append(out, info)
+		}
+	}
+	return out
+}
+
+// Region is the region this DB stamps its writes with.
+func (db *DB) Region() string { return db.cfg.Region }
+
+// AccountID is the account id used in ARNs.
+func (db *DB) AccountID() string { return db.cfg.AccountID }
