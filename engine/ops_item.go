@@ -6,6 +6,7 @@ import (
 	"github.com/godwit-db/godwit/engine/apierr"
 	"github.com/godwit-db/godwit/engine/attr"
 	"github.com/godwit-db/godwit/engine/expr"
+	"github.com/godwit-db/godwit/engine/wire"
 )
 
 // ItemCollectionMetrics is returned for tables with LSIs when asked (SIZE).
@@ -128,7 +129,7 @@ func (db *DB) PutItem(ctx context.Context, in *PutItemInput) (any, error) {
 		return nil, err
 	}
 	item := in.Item
-	w := &itemWrite{key: key, cond: cond, compute: func(attr.Item) (attr.Item, error) { return item, nil }}
+	w := &itemWrite{key: key, cond: cond, accessKey: wire.AccessKeyID(ctx), compute: func(attr.Item) (attr.Item, error) { return item, nil }}
 	err = db.write(t, w)
 	var attrs attr.Item
 	if in.ReturnValues == "ALL_OLD" {
@@ -177,7 +178,7 @@ func (db *DB) DeleteItem(ctx context.Context, in *DeleteItemInput) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	w := &itemWrite{key: key, cond: cond, compute: func(attr.Item) (attr.Item, error) { return nil, nil }}
+	w := &itemWrite{key: key, cond: cond, accessKey: wire.AccessKeyID(ctx), compute: func(attr.Item) (attr.Item, error) { return nil, nil }}
 	err = db.write(t, w)
 	var attrs attr.Item
 	if in.ReturnValues == "ALL_OLD" {
@@ -249,7 +250,7 @@ func (db *DB) UpdateItem(ctx context.Context, in *UpdateItemInput) (any, error) 
 		}
 	}
 	keyItem := key.item(m)
-	w := &itemWrite{key: key, cond: cond, compute: func(old attr.Item) (attr.Item, error) {
+	w := &itemWrite{key: key, cond: cond, accessKey: wire.AccessKeyID(ctx), compute: func(old attr.Item) (attr.Item, error) {
 		base := old
 		if base == nil {
 			base = keyItem
@@ -257,7 +258,12 @@ func (db *DB) UpdateItem(ctx context.Context, in *UpdateItemInput) (any, error) 
 		if upd == nil {
 			return base, nil
 		}
-		return upd.Apply(base)
+		nw, err := upd.Apply(base)
+		if err == nil && attr.ItemSize(nw) > maxItemSize {
+			// NB: UpdateItem words the limit differently from PutItem.
+			return nil, apierr.Validation("Item size to update has exceeded the maximum allowed size")
+		}
+		return nw, err
 	}}
 	err = db.write(t, w)
 	var attrs attr.Item

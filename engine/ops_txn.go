@@ -11,6 +11,7 @@ import (
 	"github.com/godwit-db/godwit/engine/apierr"
 	"github.com/godwit-db/godwit/engine/attr"
 	"github.com/godwit-db/godwit/engine/expr"
+	"github.com/godwit-db/godwit/engine/wire"
 )
 
 // Transaction limits (reference §2.2).
@@ -98,6 +99,9 @@ func (db *DB) TransactWriteItems(ctx context.Context, in *TransactWriteItemsInpu
 	actions, err := db.prepareTxn(in)
 	if err != nil {
 		return nil, err
+	}
+	for _, a := range actions {
+		a.w.accessKey = wire.AccessKeyID(ctx)
 	}
 	if in.ClientRequestToken == nil {
 		return db.runTxn(in, actions)
