@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is godwit serve's configuration. Every field is a flag and a key of
+// the YAML file given with --config, under the same kebab-case name; a flag
+// given on the command line wins over the file, which wins over the default.
+//
+// To add a setting: add the field with its yaml tag, its default in
+// DefaultConfig, its check in Validate and, for a scalar, its flag in
+// serveOptions. A section (nats:, peers:, consumers:) is a nested struct
+// field; the file decoder rejects unknown keys at every level.
+type Config struct {
+	// Listen is the API's TCP address. Default ":8000" (DynamoDB Local's port).
+	Listen string `yaml:"listen"`
+	// DataDir holds the Pebble store. Default "./data".
+	DataDir string `yaml:"data-dir"`
+	// Region is this instance's region name (ARNs, versions, JetStream
+	// domain). Default "us-east-1".
+	Region string `yaml:"region"`
+	// Partitions is the partition count of a new table. Default 8.
+	Partitions int `yaml:"partitions"`
+	// LogLevel is trace, debug, info, warn or error. Default info.
+	LogLevel string `yaml:"log-level"`
+	// LogFormat is text or json. Default text.
+	LogFormat string `yaml:"log-format"`
+	// TTLSweepInterval is how often expired items are looked for; 0
+	// disables TTL deletion. Default 30s.
+	TTLSweepInterval time.Duration `yaml:"ttl-sweep-interval"`
+	// NoSync acknowledges writes before the WAL is fsynced: much faster, but
+	// a power loss or kernel crash can lose acknowledged writes (a process
+	// crash cannot). Default false.
+	NoSync bool `yaml:"no-sync"`
+}
+
+// DefaultConfig returns the configuration of a bare `godwit serve`.
+func DefaultConfig() Config {
+	return Config{
+		Listen:           ":8000",
+		DataDir:          "./data",
+		Region:           "us-east-1",
+		Partitions:       8,
+		LogLevel:         "info",
+		LogFormat:        "text",
+		TTLSweepInterval: 30 * time.Second,
+	}
+}
+
+// maxPartitions mirrors the engine's bound on a table's partition count.
+const maxPartitions = 1024
+
+// regionPattern keeps region names usable in ARNs, NATS subjects and
+// JetStream domain names.
+var regionPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// Validate reports every problem with c at once, each prefixed with the
+// setting's name.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not a host:port address", c.Listen)
+	}
+	if c.DataDir == "" {
+		bad("data-dir", "must not be empty")
+	}
+	if !regionPattern.MatchString(c.Region) {
+		bad("region", "%q must be 1-63 lowercase letters, digits or hyphens", c.Region)
+	}
+	if c.Partitions < 1 || c.Partitions > maxPartitions {
+		bad("partitions", "%d out of range 1..%d", c.Partitions, maxPartitions)
+	}
+	switch c.LogLevel {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		bad("log-level", "%q is not one of trace, debug, info, warn, error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log-format", "%q is not one of text, json", c.LogFormat)
+	}
+	if c.TTLSweepInterval < 0 {
+		bad("ttl-sweep-interval", "%s is negative (0 disables the sweeper)", c.TTLSweepInterval)
+	}
+	return errors.Join(errs...)
+}
+
+// option is one scalar setting settable by flag.
+type option struct {
+	name, usage string
+	isBool      bool
+	def         func(Config) string // default, for the usage text
+	set         func(c *Config, raw string) error
+}
+
+// serveOptions are serve's flags, in the order of the usage text.
+var serveOptions = []option{
+	{name: "listen", usage: "API `address` (host:port; port 0 picks a free one)",
+		def: func(c Config) string { return c.Listen },
+		set: func(c *Config, v string) error { c.Listen = v; return nil }},
+	{name: "data-dir", usage: "`directory` of the Pebble store",
+		def: func(c Config) string { return c.DataDir },
+		set: func(c *Config, v string) error { c.DataDir = v; return nil }},
+	{name: "region", usage: "this instance's region `name`",
+		def: func(c Config) string { return c.Region },
+		set: func(c *Config, v string) error { c.Region = v; return nil }},
+	{name: "partitions", usage: "`count` of partitions per new table (1..1024)",
+		def: func(c Config) string { return strconv.Itoa(c.Partitions) },
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%q is not an integer", v)
+			}
+			c.Partitions = n
+			return nil
+		}},
+	{name: "log-level", usage: "log `level`: trace, debug, info, warn or error",
+		def: func(c Config) string { return c.LogLevel },
+		set: func(c *Config, v string) error { c.LogLevel = v; return nil }},
+	{name: "log-format", usage: "log `format`: text or json",
+		def: func(c Config) string { return c.LogFormat },
+		set: func(c *Config, v string) error { c.LogFormat = v; return nil }},
+	{name: "ttl-sweep-interval", usage: "`interval` between sweeps for expired (TTL) items; 0 disables TTL deletion",
+		def: func(c Config) string { return c.TTLSweepInterval.String() },
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration (e.g. 30s, 5m)", v)
+			}
+			c.TTLSweepInterval = d
+			return nil
+		}},
+	{name: "no-sync", isBool: true,
+		usage: "acknowledge writes before fsync: faster, but a power loss can lose acknowledged writes",
+		def:   func(Config) string { return "" }, // NB: "" keeps "(default false)" out of the usage text
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a boolean", v)
+			}
+			c.NoSync = b
+			return nil
+		}},
+}
+
+// rawFlag records a flag's text; conversion happens later, so that every bad
+// value is reported, not only the first.
+type rawFlag struct {
+	val    *string
+	isBool bool
+}
+
+func (f rawFlag) String() string {
+	if f.val == nil {
+		return ""
+	}
+	return *f.val
+}
+func (f rawFlag) Set(s string) error { *f.val = s; return nil }
+func (f rawFlag) IsBoolFlag() bool   { return f.isBool }
+
+// errUsage marks a command line that could not be parsed (already reported
+// by the flag package), or a request for help (flag.ErrHelp).
+var errUsage = errors.New("usage")
+
+// loadConfig builds serve's Config from its command-line arguments and, when
+// --config names one, a YAML file: defaults, then the file, then the flags
+// given. Unknown YAML keys are errors. Every problem found (in the file, in
+// flag values, in the resulting settings) is reported in one joined error.
+// Usage problems print to usage and return an error wrapping errUsage (or
+// flag.ErrHelp for -h).
+func loadConfig(args []string, usage io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("godwit serve", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	raw := make(map[string]*string, len(serveOptions))
+	defaults := DefaultConfig()
+	for _, o := range serveOptions {
+		v := o.def(defaults)
+		raw[o.name] = &v
+		fs.Var(rawFlag{val: raw[o.name], isBool: o.isBool}, o.name, o.usage)
+	}
+	configPath := fs.String("config", "", "YAML `file` of settings (keys are the flag names; flags win)")
+	fs.Usage = func() {
+		fmt.Fprintf(usage, "Usage: godwit serve [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, err
+		}
+		return Config{}, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(usage, "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		fs.Usage()
+		return Config{}, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+
+	cfg := defaults
+	var errs []error
+	if *configPath != "" {
+		if err := decodeConfigFile(*configPath, &cfg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, o := range serveOptions {
+		if !given[o.name] {
+			continue
+		}
+		if err := o.set(&cfg, *raw[o.name]); err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %w", o.name, err))
+		}
+	}
+	errs = append(errs, cfg.Validate())
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// decodeConfigFile decodes the YAML file at path over cfg: keys present
+// replace cfg's values, unknown keys are errors. yaml.v3 reports every
+// unknown key and type mismatch of the file in one error.
+func decodeConfigFile(path string, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			errs := make([]error, len(te.Errors))
+			for i, msg := range te.Errors {
+				errs[i] = fmt.Errorf("config file %s: %s", path, msg)
+			}
+			return errors.Join(errs...)
+		}
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}

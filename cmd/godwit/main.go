@@ -1,0 +1,102 @@
+// Command godwit is the godwit server: a self-hosted, DynamoDB-compatible
+// regional database.
+//
+//	godwit serve [flags]     serve the DynamoDB API (see serve.go)
+//	godwit version           print the version
+//	godwit help              print this help
+//
+// Each subcommand lives in its own file; main only dispatches. Exit status:
+// 0 on success (including a clean shutdown on SIGINT/SIGTERM), 1 on a runtime
+// failure, 2 on a usage or configuration error.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=v1.2.3".
+// When empty, the module version from the build info is used.
+var version string
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// NB: after the first signal, restore the default handling so that a
+		// second one kills a shutdown that hangs.
+		<-ctx.Done()
+		stop()
+	}()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches args[0] to its subcommand and returns the exit status.
+// ctx is cancelled on SIGINT/SIGTERM.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printHelp(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintf(stdout, "godwit %s (%s)\n", versionString(), runtime.Version())
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		printHelp(stdout)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "godwit: unknown command %q\n\n", args[0])
+	printHelp(stderr)
+	return exitUsage
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprint(w, `godwit is a self-hosted, DynamoDB-compatible database.
+
+Usage:
+
+	godwit <command> [arguments]
+
+Commands:
+
+	serve     serve the DynamoDB API (godwit serve -h for its flags)
+	version   print the version
+	help      print this help
+`)
+}
+
+// versionString is the build's version: the -ldflags one, else the module
+// version and VCS revision recorded by the go command.
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
+}
