@@ -1,0 +1,14 @@
+package e2e
+
+import (
+	"os"
+	"testing"
+
+	"github.com/godwit-db/godwit/test/harness"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	harness.CleanupBinary()
+	os.Exit(code)
+}
