@@ -90,6 +90,7 @@ func (db *DB) CreateTable(ctx context.Context, in *CreateTableInput) (any, error
 	}
 	db.tables[m.Name] = t
 	db.log.Info("table created", "table", m.Name, "table-id", m.ID)
+	db.notifyTable(m.Name)
 
 	d := db.describe(t, m)
 	d.TableStatus = statusCreating
@@ -236,6 +237,7 @@ func (db *DB) DeleteTable(ctx context.Context, in *DeleteTableInput) (any, error
 		return nil, fmt.Errorf("engine: delete table %s: %w", name, err)
 	}
 	db.log.Info("table deleted", "table", name, "table-id", m.ID)
+	db.notifyTable(name)
 	return &tableDescriptionOutput{TableDescription: d}, nil
 }
 

@@ -212,6 +212,7 @@ func (db *DB) UpdateTable(ctx context.Context, in *UpdateTableInput) (any, error
 	if err := db.saveMeta(t, m); err != nil {
 		return nil, err
 	}
+	db.notifyTable(name)
 	if indexWork {
 		db.kickIndexWorker()
 	}
