@@ -1,0 +1,1068 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/godwit-db/godwit/engine"
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// PublisherConfig configures a Publisher. The zero value of each field means its
+// default.
+type PublisherConfig struct {
+	// Retention is the MaxAge of every table stream's JetStream stream: how
+	// long records stay readable. Default 24h (DynamoDB Streams' retention).
+	Retention time.Duration
+	// MaxBytes bounds each table stream's JetStream stream; the oldest
+	// records are dropped beyond it. -1 means no bound (JetStream's store
+	// limit still applies). Default 1 GiB.
+	MaxBytes int64
+	// DuplicateWindow is JetStream's Nats-Msg-Id dedupe window. Records
+	// republished after a failure within it are dropped by JetStream.
+	// At most Retention. Default 10m.
+	DuplicateWindow time.Duration
+	// Replicas is the replica count of new JetStream streams (3 on a NATS
+	// cluster). Default 1.
+	Replicas int
+	// SyncInterval is JetStream's fsync interval (embedded.Config's). An
+	// outbox entry is trimmed only once its record was acknowledged at least
+	// this long ago, so an OS crash that loses JetStream's unsynced tail
+	// loses nothing: the restart republishes it. Default 2m.
+	SyncInterval time.Duration
+	// MaxInFlight bounds a partition's published but unacknowledged records.
+	// Default 512.
+	MaxInFlight int
+	// BatchSize is how many outbox entries a partition reads at a time.
+	// Default 256.
+	BatchSize int
+	// PublishTimeout is how long an acknowledgement may take before the
+	// publish counts as failed. Default 10s.
+	PublishTimeout time.Duration
+	// RequestTimeout bounds each JetStream API call (stream create, update,
+	// info, last message). Default 10s.
+	RequestTimeout time.Duration
+	// PollInterval is how often every partition looks at its outbox and the
+	// table list is rescanned even without a notification (it also paces
+	// outbox trimming). Default 1s.
+	PollInterval time.Duration
+	// MinBackoff and MaxBackoff bound the wait after a failure (doubling).
+	// Defaults 50ms and 5s.
+	MinBackoff, MaxBackoff time.Duration
+	// Now is the clock for ack times, trimming and disable stamps. Default
+	// time.Now.
+	Now func() time.Time
+	// Logger is named "streams.publisher". Default a null logger.
+	Logger hclog.Logger
+	// Registerer receives the publisher's metrics. Default none.
+	Registerer prometheus.Registerer
+}
+
+// DefaultPublisherConfig returns a PublisherConfig with every default filled in.
+func DefaultPublisherConfig() PublisherConfig {
+	return PublisherConfig{
+		Retention:       24 * time.Hour,
+		MaxBytes:        1 << 30,
+		DuplicateWindow: 10 * time.Minute,
+		Replicas:        1,
+		SyncInterval:    2 * time.Minute,
+		MaxInFlight:     512,
+		BatchSize:       256,
+		PublishTimeout:  10 * time.Second,
+		RequestTimeout:  10 * time.Second,
+		PollInterval:    time.Second,
+		MinBackoff:      50 * time.Millisecond,
+		MaxBackoff:      5 * time.Second,
+		Now:             time.Now,
+	}
+}
+
+// withDefaults returns a copy of c with zero fields defaulted.
+func (c PublisherConfig) withDefaults() PublisherConfig {
+	d := DefaultPublisherConfig()
+	def := func(v *time.Duration, dv time.Duration) {
+		if *v == 0 {
+			*v = dv
+		}
+	}
+	def(&c.Retention, d.Retention)
+	def(&c.DuplicateWindow, d.DuplicateWindow)
+	def(&c.SyncInterval, d.SyncInterval)
+	def(&c.PublishTimeout, d.PublishTimeout)
+	def(&c.RequestTimeout, d.RequestTimeout)
+	def(&c.PollInterval, d.PollInterval)
+	def(&c.MinBackoff, d.MinBackoff)
+	def(&c.MaxBackoff, d.MaxBackoff)
+	if c.MaxBytes == 0 {
+		c.MaxBytes = d.MaxBytes
+	}
+	if c.Replicas == 0 {
+		c.Replicas = d.Replicas
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = d.MaxInFlight
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+	return c
+}
+
+// Validate reports every problem with c at once (after defaults).
+func (c PublisherConfig) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("streams: "+format, args...)) }
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Retention", c.Retention}, {"DuplicateWindow", c.DuplicateWindow}, {"SyncInterval", c.SyncInterval},
+		{"PublishTimeout", c.PublishTimeout}, {"RequestTimeout", c.RequestTimeout}, {"PollInterval", c.PollInterval},
+		{"MinBackoff", c.MinBackoff}, {"MaxBackoff", c.MaxBackoff}} {
+		if d.v < 0 {
+			bad("%s %s is negative", d.name, d.v)
+		}
+	}
+	if c.DuplicateWindow > c.Retention {
+		bad("DuplicateWindow %s exceeds Retention %s", c.DuplicateWindow, c.Retention)
+	}
+	if c.MinBackoff > c.MaxBackoff {
+		bad("MinBackoff %s exceeds MaxBackoff %s", c.MinBackoff, c.MaxBackoff)
+	}
+	if c.MaxBytes < -1 {
+		bad("MaxBytes %d: want -1 (no bound) or a positive size", c.MaxBytes)
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		bad("Replicas %d out of range 1..5", c.Replicas)
+	}
+	if c.MaxInFlight < 1 {
+		bad("MaxInFlight %d must be positive", c.MaxInFlight)
+	}
+	if c.BatchSize < 1 {
+		bad("BatchSize %d must be positive", c.BatchSize)
+	}
+	return errors.Join(errs...)
+}
+
+// Publisher carries committed changes from the engine's outbox onto
+// JetStream: one stream per table stream (label), one subject per
+// partition, each partition's records in outbox order, each exactly once.
+//
+// Lifecycle: NewPublisher; put Listener() into engine.Config.Listener and
+// open the engine; Start with the DB and a NATS connection; Stop before
+// closing the engine.
+//
+// Delivery. Each partition has one goroutine. On (re)start, and after any
+// publish failure, it reads the last record JetStream holds on the
+// partition's subject and takes its Godwit-Seq as the resume point, then
+// publishes the outbox entries after it with PublishMsgAsync, up to
+// MaxInFlight unacknowledged, stopping at the first failure. NB: records
+// are not acknowledged one by one before the next is sent; order rests on
+// NATS delivering one connection's messages in order and JetStream storing
+// one stream's inbound messages in arrival order, together with (a) no
+// reconnect buffering (Start requires nats.ReconnectBufSize(-1), so no
+// message written before a disconnect can be overtaken by one buffered
+// after it), (b) no client-side no-responders retries, and (c) a barrier
+// (all acknowledged) before the first record of a different label. So if
+// JetStream holds entry N of a partition it holds every entry before it,
+// and resuming after the last one skips nothing; Nats-Msg-Id dedupe drops
+// what a resume republishes.
+//
+// Trimming. An entry is deleted from the outbox only once its record was
+// acknowledged SyncInterval ago (JetStream's lazy fsync); entries found in
+// JetStream at a resume count as acknowledged at the resume.
+//
+// Labels. Streams are created when the engine reports a table change (or
+// at the next poll), and before publishing a record whose stream is
+// missing. When a table's stream is disabled, replaced by a new label or
+// its table deleted, the old label's outbox entries are published first;
+// then its JetStream stream is marked disabled (metadata MetaDisabled) and
+// left to MaxAge.
+type Publisher struct {
+	cfg PublisherConfig
+	log hclog.Logger
+	m   *publisherMetrics
+
+	rescan   chan struct{} // 1-buffered: the table list may have changed
+	stopping chan struct{} // closed by Stop
+
+	mu      sync.RWMutex
+	workers map[pubKey]*pubWorker
+	// incarnations is, per JetStream stream name, the creation time of
+	// the stream last seen by ensureStream. A partition that sees it change
+	// resyncs before its next record: the stream it published to was lost,
+	// and the new one must get the partition's untrimmed outbox from the
+	// start, in order.
+	incarnations map[string]time.Time
+
+	// Set by Start.
+	started atomic.Bool
+	db      *engine.DB
+	js      jetstream.JetStream
+	region  string
+	ctx     context.Context // cancelled when Stop gives up or returns
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	stopped chan struct{} // closed when every goroutine has returned
+}
+
+type pubKey struct {
+	tableID uint32
+	part    int
+}
+
+// NewPublisher returns a publisher that does nothing until Start. The
+// caller's PublisherConfig is not modified.
+func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	m, err := newPublisherMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("streams: register metrics: %w", err)
+	}
+	return &Publisher{
+		cfg:          cfg,
+		log:          cfg.Logger.Named("streams.publisher"),
+		m:            m,
+		rescan:       make(chan struct{}, 1),
+		stopping:     make(chan struct{}),
+		workers:      map[pubKey]*pubWorker{},
+		incarnations: map[string]time.Time{},
+		stopped:      make(chan struct{}),
+	}, nil
+}
+
+// Listener is the engine hook to put in engine.Config.Listener. Its
+// callbacks never block: they only wake the publisher's goroutines.
+func (p *Publisher) Listener() engine.EventListener {
+	return engine.EventListener{
+		ChangesCommitted: p.changesCommitted,
+		TableChanged:     func(string) { poke(p.rescan) },
+	}
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Publisher) changesCommitted(tableID uint32, part int, _ uint64) {
+	p.mu.RLock()
+	w := p.workers[pubKey{tableID, part}]
+	p.mu.RUnlock()
+	if w != nil {
+		poke(w.wake)
+		return
+	}
+	poke(p.rescan) // a table the publisher has not seen yet
+}
+
+// Start begins publishing db's changes over nc, which must have been
+// created with nats.ReconnectBufSize(-1) and should be used by this
+// publisher alone. Start returns at once; streams are created and
+// partitions drained in the background, retrying while NATS is away.
+func (p *Publisher) Start(db *engine.DB, nc *nats.Conn) error {
+	if nc.Opts.ReconnectBufSize >= 0 {
+		return errors.New("streams: the publisher's NATS connection must be created with nats.ReconnectBufSize(-1)")
+	}
+	if !p.started.CompareAndSwap(false, true) {
+		return errors.New("streams: publisher already started")
+	}
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncTimeout(p.cfg.PublishTimeout),
+		// NB: each partition bounds its own in-flight records; this cap
+		// only keeps a burst over many partitions from growing unbounded
+		// (PublishMsgAsync then waits up to PublishTimeout for a slot).
+		jetstream.WithPublishAsyncMaxPending(4*p.cfg.MaxInFlight+4096),
+	)
+	if err != nil {
+		return fmt.Errorf("streams: jetstream: %w", err)
+	}
+	if max := nc.MaxPayload(); max > 0 && max < 1<<20 {
+		p.log.Warn("NATS max_payload is below 1 MiB: changes of large items cannot be published", "max-payload", max)
+	}
+	p.db, p.js, p.region = db, js, db.Region()
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.wg.Add(1)
+	go p.manage()
+	go func() {
+		p.wg.Wait()
+		close(p.stopped)
+	}()
+	p.log.Info("publisher started", "region", p.region, "retention", p.cfg.Retention,
+		"sync-interval", p.cfg.SyncInterval, "max-in-flight", p.cfg.MaxInFlight)
+	return nil
+}
+
+// Stop stops the publisher: every partition first publishes what its
+// outbox holds, until ctx is done; then Stop cancels what remains and
+// waits for every goroutine. Call it before closing the engine (and after
+// the API stopped taking writes). Unpublished entries stay in the outbox
+// for the next Start. Idempotent; a publisher that never started returns
+// nil.
+func (p *Publisher) Stop(ctx context.Context) error {
+	if !p.started.Load() {
+		return nil
+	}
+	select {
+	case <-p.stopping:
+	default:
+		close(p.stopping)
+	}
+	var err error
+	select {
+	case <-p.stopped:
+	case <-ctx.Done():
+		err = fmt.Errorf("streams: publisher drain: %w", ctx.Err())
+		p.cancel()
+		<-p.stopped
+	}
+	p.cancel()
+	return err
+}
+
+// Backlog is the number of committed changes not yet known to be in
+// JetStream, over every partition of every table with a stream (or a past
+// one). A partition the publisher has not (re)synced yet counts its whole
+// outbox head, so Backlog is 0 only once everything committed before the
+// call is known to be published.
+func (p *Publisher) Backlog() uint64 {
+	if !p.started.Load() {
+		return 0
+	}
+	var n uint64
+	for _, info := range p.db.Tables() {
+		if info.Stream == nil && info.LatestStreamLabel == "" {
+			continue
+		}
+		for part := 0; part < info.Partitions; part++ {
+			head, _ := p.db.OutboxHead(info.Name, part)
+			p.mu.RLock()
+			w := p.workers[pubKey{info.ID, part}]
+			p.mu.RUnlock()
+			var done uint64
+			if w != nil {
+				w.head.Store(max(w.head.Load(), head))
+				done = w.done.Load()
+			}
+			if head > done {
+				n += head - done
+			}
+		}
+	}
+	return n
+}
+
+// ensureStream is ensureStream that records the stream's incarnation,
+// which it returns.
+func (p *Publisher) ensureStream(ctx context.Context, spec pubStreamSpec, fixLimits bool) (time.Time, error) {
+	rctx, cancel := p.requestCtx(ctx)
+	defer cancel()
+	_, created, err := ensureStream(rctx, p.js, spec, p.cfg, fixLimits)
+	if err != nil {
+		return time.Time{}, err
+	}
+	name := StreamName(spec.table.ID, spec.label)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if prev, ok := p.incarnations[name]; !ok || !prev.Equal(created) {
+		p.incarnations[name] = created
+		if ok {
+			p.log.Warn("stream was recreated; its partitions resync", "stream", name, "table", spec.table.Name)
+		}
+	}
+	return created, nil
+}
+
+func (p *Publisher) incarnation(name string) time.Time {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.incarnations[name]
+}
+
+// requestCtx bounds one JetStream API call.
+func (p *Publisher) requestCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, p.cfg.RequestTimeout)
+}
+
+// ---- tables and labels (the manager goroutine) ----
+
+// pubTable is the manager's view of a table whose changes it publishes.
+type pubTable struct {
+	info     engine.TableInfo
+	workers  []*pubWorker
+	ensured  string                 // the current label whose stream is known to exist
+	disables map[string]*pubDisable // label -> pending disable
+	gone     bool                   // the table was deleted
+}
+
+// pubDisable marks a label's stream disabled once every partition has
+// published its outbox up to heads (taken when the label stopped being
+// current).
+type pubDisable struct {
+	heads []uint64
+}
+
+// reconcileEvery is how many polls pass between two reconciles when no
+// table changed.
+const reconcileEvery = 60
+
+func (p *Publisher) manage() {
+	defer p.wg.Done()
+	tables := map[uint32]*pubTable{}
+	reconciled := false
+	tick := time.NewTicker(p.cfg.PollInterval)
+	defer tick.Stop()
+	for polls := 0; ; polls++ {
+		if p.syncTables(tables) || polls%reconcileEvery == 0 {
+			reconciled = false
+		}
+		if !reconciled {
+			reconciled = p.reconcile(tables)
+		}
+		p.runDisables(tables)
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-p.stopping:
+			// NB: the workers finish their outboxes; pending disables are
+			// found again by reconcile at the next Start.
+			return
+		case <-p.rescan:
+		case <-tick.C:
+		}
+	}
+}
+
+// syncTables compares the engine's tables with tables: it starts the
+// partitions of tables with a stream (or a past one), creates current
+// labels' streams, schedules the disabling of labels no longer current and
+// stops the partitions of deleted tables. It reports whether anything
+// changed.
+func (p *Publisher) syncTables(tables map[uint32]*pubTable) (changed bool) {
+	seen := map[uint32]bool{}
+	for _, info := range p.db.Tables() {
+		seen[info.ID] = true
+		ts := tables[info.ID]
+		if ts == nil {
+			if info.Stream == nil && info.LatestStreamLabel == "" {
+				continue // never had a stream: nothing to publish
+			}
+			ts = &pubTable{info: info, disables: map[string]*pubDisable{}}
+			tables[info.ID] = ts
+			p.startWorkers(ts)
+			changed = true
+			if info.Stream == nil {
+				// Disabled before this publisher saw it enabled.
+				p.scheduleDisable(ts, info.LatestStreamLabel)
+			}
+		}
+		if old := ts.info.Stream; old != nil && (info.Stream == nil || info.Stream.Label != old.Label) {
+			p.scheduleDisable(ts, old.Label)
+			changed = true
+		}
+		ts.info = info
+		if info.Stream != nil && ts.ensured != info.Stream.Label {
+			spec := pubStreamSpec{region: p.region, table: info, label: info.Stream.Label, viewType: info.Stream.ViewType}
+			if _, err := p.ensureStream(p.ctx, spec, true /* fixLimits */); err != nil {
+				p.log.Warn("cannot create stream yet; will retry", "table", info.Name, "label", info.Stream.Label, "error", err)
+			} else {
+				ts.ensured = info.Stream.Label
+			}
+		}
+	}
+	for id, ts := range tables {
+		if seen[id] || ts.gone {
+			continue
+		}
+		// Deleted: its outbox went with it (engine.DeleteTable).
+		ts.gone, changed = true, true
+		p.log.Info("table deleted; disabling its stream", "table", ts.info.Name, "table-id", id)
+		p.stopWorkers(ts)
+		if ts.info.Stream != nil {
+			ts.disables[ts.info.Stream.Label] = &pubDisable{}
+		}
+		for _, j := range ts.disables {
+			j.heads = nil // nothing left to wait for
+		}
+		ts.info.Stream = nil
+	}
+	return changed
+}
+
+func (p *Publisher) startWorkers(ts *pubTable) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for part := 0; part < ts.info.Partitions; part++ {
+		w := &pubWorker{
+			p: p, tableID: ts.info.ID, table: ts.info.Name, part: part,
+			partLabel: strconv.Itoa(part),
+			wake:      make(chan struct{}, 1),
+			quit:      make(chan struct{}),
+		}
+		ts.workers = append(ts.workers, w)
+		p.workers[pubKey{ts.info.ID, part}] = w
+		p.wg.Add(1)
+		go w.run()
+	}
+}
+
+func (p *Publisher) stopWorkers(ts *pubTable) {
+	p.mu.Lock()
+	for _, w := range ts.workers {
+		delete(p.workers, pubKey{w.tableID, w.part})
+		close(w.quit)
+	}
+	p.mu.Unlock()
+	p.m.forget(ts.info.Name, len(ts.workers))
+	ts.workers = nil
+}
+
+// scheduleDisable arranges for label's stream to be marked disabled once
+// the partitions have published what their outboxes hold now.
+func (p *Publisher) scheduleDisable(ts *pubTable, label string) {
+	if _, ok := ts.disables[label]; ok {
+		return
+	}
+	j := &pubDisable{heads: make([]uint64, len(ts.workers))}
+	for i := range ts.workers {
+		j.heads[i], _ = p.db.OutboxHead(ts.info.Name, i)
+	}
+	ts.disables[label] = j
+	p.log.Debug("stream no longer current; disabling it once published", "table", ts.info.Name, "label", label)
+}
+
+// reconcile finds JetStream streams of this region that are not disabled
+// and whose label is no longer current (disabled or deleted while the
+// publisher was not running) and schedules their disabling. It reports
+// whether the listing succeeded.
+func (p *Publisher) reconcile(tables map[uint32]*pubTable) bool {
+	ctx, cancel := p.requestCtx(p.ctx)
+	defer cancel()
+	lister := p.js.ListStreams(ctx, jetstream.WithStreamListSubject("gw."+p.region+".>"))
+	type orphan struct {
+		id    uint32
+		label string
+		name  string
+	}
+	var orphans []orphan
+	for si := range lister.Info() {
+		md := si.Config.Metadata
+		if md[MetaRegion] != p.region || md[MetaDisabled] != "" || md[MetaLayout] == "" {
+			continue
+		}
+		id, err := strconv.ParseUint(md[MetaTableID], 10, 32)
+		if err != nil {
+			continue
+		}
+		orphans = append(orphans, orphan{uint32(id), md[MetaLabel], si.Config.Name})
+	}
+	if err := lister.Err(); err != nil {
+		p.log.Warn("cannot list streams yet; will retry", "error", err)
+		return false
+	}
+	for _, o := range orphans {
+		ts := tables[o.id]
+		switch {
+		case ts == nil:
+			if _, ok := p.tableByID(o.id); ok {
+				continue // a table without a current or past label: leave it
+			}
+			// Its table is gone: disable at once.
+			ctx, cancel := p.requestCtx(p.ctx)
+			_, err := disableStream(ctx, p.js, o.name, p.cfg.Now())
+			cancel()
+			if err != nil {
+				p.log.Warn("cannot disable stream of a deleted table", "stream", o.name, "error", err)
+				return false
+			}
+			p.log.Info("disabled stream of a deleted table", "stream", o.name)
+		case ts.info.Stream == nil || ts.info.Stream.Label != o.label:
+			p.scheduleDisable(ts, o.label)
+		}
+	}
+	return true
+}
+
+func (p *Publisher) tableByID(id uint32) (engine.TableInfo, bool) {
+	for _, t := range p.db.Tables() {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return engine.TableInfo{}, false
+}
+
+// runDisables marks disabled every scheduled label whose partitions have
+// published up to their heads, and forgets deleted tables once done.
+func (p *Publisher) runDisables(tables map[uint32]*pubTable) {
+	for id, ts := range tables {
+		for label, j := range ts.disables {
+			ready := true
+			for i, h := range j.heads {
+				if i < len(ts.workers) && ts.workers[i].done.Load() < h {
+					ready = false
+				}
+			}
+			if !ready {
+				continue
+			}
+			ctx, cancel := p.requestCtx(p.ctx)
+			changed, err := disableStream(ctx, p.js, StreamName(id, label), p.cfg.Now())
+			cancel()
+			if err != nil {
+				p.log.Warn("cannot disable stream yet; will retry", "table", ts.info.Name, "label", label, "error", err)
+				continue
+			}
+			if changed {
+				p.log.Info("stream disabled", "table", ts.info.Name, "label", label)
+			}
+			delete(ts.disables, label)
+		}
+		if ts.workers == nil && len(ts.disables) == 0 {
+			delete(tables, id)
+		}
+	}
+}
+
+// ---- one partition (a worker goroutine) ----
+
+// pubWorker drains one partition's outbox. Its fields below the line are
+// owned by its goroutine.
+type pubWorker struct {
+	p         *Publisher
+	tableID   uint32
+	table     string
+	part      int
+	partLabel string
+	wake      chan struct{} // 1-buffered: changes were committed
+	quit      chan struct{} // closed when the table is deleted
+
+	// done: every outbox entry up to it is in JetStream (or gone).
+	done atomic.Uint64
+	head atomic.Uint64 // outbox head at the last look
+
+	synced    bool
+	last      map[string]uint64    // label -> last Godwit-Seq JetStream holds on this partition's subject
+	ensured   map[string]time.Time // label -> incarnation of its stream, known to exist
+	sent      uint64               // highest entry handed to NATS (or skipped)
+	inflight  []pubPending
+	prevLabel string
+	marks     []pubAckMark
+	trimmed   uint64
+	backoff   time.Duration
+	housekept time.Time // wall time of the last housekeep
+}
+
+// pubPending is a record published and not yet settled; fut is nil for an
+// entry JetStream already held.
+type pubPending struct {
+	seq     uint64
+	label   string
+	created int64
+	fut     jetstream.PubAckFuture
+}
+
+// pubAckMark: entries up to seq were acknowledged by at (the last ack
+// merged into the mark); start is when the mark was opened.
+type pubAckMark struct {
+	seq       uint64
+	start, at time.Time
+}
+
+func (w *pubWorker) backlog() uint64 {
+	h, d := w.head.Load(), w.done.Load()
+	if h > d {
+		return h - d
+	}
+	return 0
+}
+
+func (w *pubWorker) logger() hclog.Logger {
+	return w.p.log.With("table", w.table, "partition", w.part)
+}
+
+func (w *pubWorker) run() {
+	defer w.p.wg.Done()
+	defer w.unsync()
+	p := w.p
+	tick := time.NewTicker(p.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		err := w.drain(p.ctx)
+		w.housekeep()
+		if p.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			p.m.errors.WithLabelValues(w.table).Inc()
+			w.backoff = min(max(2*w.backoff, p.cfg.MinBackoff), p.cfg.MaxBackoff)
+			w.logger().Warn("publish failed; resuming from JetStream after a pause", "error", err, "backoff", w.backoff)
+			w.unsync()
+			t := time.NewTimer(w.backoff)
+			select {
+			case <-p.ctx.Done():
+				t.Stop()
+				return
+			case <-w.quit:
+				t.Stop()
+				return
+			case <-p.stopping:
+				t.Stop()
+				w.finalDrain()
+				return
+			case <-t.C:
+				continue
+			}
+		}
+		w.backoff = 0
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-w.quit:
+			return
+		case <-p.stopping:
+			w.finalDrain()
+			return
+		case <-w.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// finalDrain publishes what the outbox holds at Stop, bounded by Stop's
+// context (which cancels p.ctx).
+func (w *pubWorker) finalDrain() {
+	if err := w.drain(w.p.ctx); err != nil && w.p.ctx.Err() == nil {
+		w.logger().Warn("final drain failed; the outbox keeps the rest", "error", err)
+	}
+	w.housekeep()
+}
+
+// drain publishes the outbox's entries until it has none left, or fails.
+// On success nothing is in flight.
+func (w *pubWorker) drain(ctx context.Context) error {
+	db := w.p.db
+	if !w.synced {
+		if err := w.resync(ctx); err != nil {
+			return err
+		}
+	}
+	for {
+		if !w.live() {
+			return w.settleAll(ctx) // the table is gone; the manager stops us
+		}
+		head, _ := db.OutboxHead(w.table, w.part)
+		w.head.Store(head)
+		batch, err := db.ReadOutbox(w.tableID, w.part, w.sent, w.p.cfg.BatchSize)
+		if err != nil {
+			return fmt.Errorf("read outbox: %w", err)
+		}
+		if len(batch) == 0 {
+			if err := w.settleAll(ctx); err != nil {
+				return err
+			}
+			// Nothing after sent existed when head was read.
+			w.advanceDone(max(w.sent, head))
+			return nil
+		}
+		for _, c := range batch {
+			if err := w.publish(ctx, c); err != nil {
+				return err
+			}
+		}
+		// NB: under a steady stream of writes drain does not return;
+		// trimming and the backlog gauge must not wait for a quiet moment.
+		if now := time.Now(); now.Sub(w.housekept) >= w.p.cfg.PollInterval {
+			w.housekeep()
+		}
+	}
+}
+
+// live reports whether the worker's table still exists (a table of the
+// same name made since has another id).
+func (w *pubWorker) live() bool {
+	info, ok := w.p.db.Table(w.table)
+	return ok && info.ID == w.tableID
+}
+
+// outboxHead is the partition's outbox head, false once the table is gone.
+func (w *pubWorker) outboxHead() (uint64, bool) {
+	if !w.live() {
+		return 0, false
+	}
+	return w.p.db.OutboxHead(w.table, w.part)
+}
+
+func (w *pubWorker) advanceDone(v uint64) {
+	if v > w.done.Load() {
+		w.done.Store(v)
+	}
+}
+
+// resync establishes the resume point from JetStream: the highest
+// Godwit-Seq on this partition's subjects of the table's current and
+// latest labels. By the ordering argument of Publisher, every entry up to
+// it is in JetStream. Entries of other labels are checked one by one as
+// they are met (lastFor).
+func (w *pubWorker) resync(ctx context.Context) error {
+	w.unsync()
+	w.last = map[string]uint64{}
+	w.ensured = map[string]time.Time{}
+	info, ok := w.p.db.Table(w.table)
+	if !ok || info.ID != w.tableID {
+		return nil // deleted; drain sees it
+	}
+	var from uint64
+	for _, label := range []string{streamLabelOf(info), info.LatestStreamLabel} {
+		if label == "" {
+			continue
+		}
+		n, err := w.lastFor(ctx, label)
+		if err != nil {
+			return err
+		}
+		from = max(from, n)
+	}
+	if head, _ := w.p.db.OutboxHead(w.table, w.part); from > head {
+		// NB: the records beyond the head are not this outbox's (a data
+		// directory replaced under a kept NATS store?); the partition's
+		// next changes will be taken for published ones until it passes them.
+		w.logger().Error("JetStream holds records beyond the outbox head", "jetstream-seq", from, "outbox-head", head)
+	}
+	w.sent = from
+	w.prevLabel = ""
+	w.acked(from, nil)
+	w.synced = true
+	return nil
+}
+
+func streamLabelOf(info engine.TableInfo) string {
+	if info.Stream == nil {
+		return ""
+	}
+	return info.Stream.Label
+}
+
+// unsync forgets the in-memory position after waiting (bounded by the
+// publish timeout) for every record in flight to settle, so that none of
+// them can be stored after the next resync has read JetStream's position.
+func (w *pubWorker) unsync() {
+	for _, e := range w.inflight {
+		if e.fut == nil {
+			continue
+		}
+		select {
+		case <-e.fut.Ok():
+		case <-e.fut.Err():
+		case <-w.p.ctx.Done():
+		}
+	}
+	w.inflight = nil
+	w.synced = false
+}
+
+// lastFor is the last Godwit-Seq JetStream holds for label on this
+// partition's subject, read once per resync.
+func (w *pubWorker) lastFor(ctx context.Context, label string) (uint64, error) {
+	if n, ok := w.last[label]; ok {
+		return n, nil
+	}
+	rctx, cancel := w.p.requestCtx(ctx)
+	defer cancel()
+	n, err := lastPublished(rctx, w.p.js, StreamName(w.tableID, label), Subject(w.p.region, w.tableID, label, w.part))
+	if err != nil {
+		return 0, err
+	}
+	w.last[label] = n
+	return n, nil
+}
+
+// publish hands one outbox entry to NATS (or skips it if JetStream holds it).
+func (w *pubWorker) publish(ctx context.Context, c *engine.Change) error {
+	label := c.StreamLabel
+	if label == "" {
+		w.logger().Warn("outbox entry without a stream label; skipped", "seq", c.Seq)
+		w.sent = c.Seq
+		w.inflight = append(w.inflight, pubPending{seq: c.Seq})
+		return nil
+	}
+	last, err := w.lastFor(ctx, label)
+	if err != nil {
+		return err
+	}
+	if c.Seq <= last {
+		w.sent = c.Seq
+		if len(w.inflight) == 0 {
+			w.acked(c.Seq, nil)
+		} else {
+			w.inflight = append(w.inflight, pubPending{seq: c.Seq, label: label})
+		}
+		return nil
+	}
+	if label != w.prevLabel {
+		// Barrier: the previous label's records are all acknowledged
+		// before the first of this one is sent.
+		if err := w.settleAll(ctx); err != nil {
+			return err
+		}
+		w.prevLabel = label
+	}
+	if err := w.ensure(ctx, label); err != nil {
+		return err
+	}
+	for len(w.inflight) >= w.p.cfg.MaxInFlight {
+		if err := w.settleOne(ctx); err != nil {
+			return err
+		}
+	}
+	msg := &nats.Msg{
+		Subject: Subject(w.p.region, w.tableID, label, w.part),
+		Data:    c.AppendBinary(make([]byte, 0, 512)),
+		Header:  nats.Header{},
+	}
+	msg.Header.Set(HeaderMsgID, MsgID(w.tableID, label, w.part, c.Seq))
+	msg.Header.Set(HeaderOrigin, c.Origin)
+	msg.Header.Set(HeaderSeq, strconv.FormatUint(c.Seq, 10))
+	msg.Header.Set(HeaderLayout, layoutVersion)
+	fut, err := w.p.js.PublishMsgAsync(msg,
+		jetstream.WithExpectStream(StreamName(w.tableID, label)),
+		jetstream.WithRetryAttempts(0), // NB: a delayed client-side retry could land after later records
+		jetstream.WithStallWait(w.p.cfg.PublishTimeout))
+	if err != nil {
+		return fmt.Errorf("publish seq %d: %w", c.Seq, err)
+	}
+	w.sent = c.Seq
+	w.inflight = append(w.inflight, pubPending{seq: c.Seq, label: label, created: c.CreatedAt, fut: fut})
+	return nil
+}
+
+var errRecreated = errors.New("streams: the stream was recreated; resyncing")
+
+// ensure makes sure label's JetStream stream exists, once per resync, and
+// fails with errRecreated when the publisher has seen another incarnation
+// of it since.
+func (w *pubWorker) ensure(ctx context.Context, label string) error {
+	if inc, ok := w.ensured[label]; ok {
+		if !w.p.incarnation(StreamName(w.tableID, label)).Equal(inc) {
+			return errRecreated
+		}
+		return nil
+	}
+	info, ok := w.p.db.Table(w.table)
+	if !ok || info.ID != w.tableID {
+		return fmt.Errorf("table %s was deleted", w.table)
+	}
+	spec := pubStreamSpec{region: w.p.region, table: info, label: label}
+	if info.Stream != nil && info.Stream.Label == label {
+		spec.viewType = info.Stream.ViewType
+	}
+	inc, err := w.p.ensureStream(ctx, spec, false)
+	if err != nil {
+		return err
+	}
+	w.ensured[label] = inc
+	return nil
+}
+
+// settleOne waits for the oldest record in flight.
+func (w *pubWorker) settleOne(ctx context.Context) error {
+	e := w.inflight[0]
+	var ack *jetstream.PubAck
+	if e.fut != nil {
+		select {
+		case ack = <-e.fut.Ok():
+		case err := <-e.fut.Err():
+			// NB: the future is resolved (its channel drained): drop it, or
+			// unsync would wait for it forever.
+			w.inflight = w.inflight[1:]
+			return fmt.Errorf("publish seq %d: %w", e.seq, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	w.inflight = w.inflight[1:]
+	if len(w.inflight) == 0 {
+		w.inflight = w.inflight[:0:0] // let the old backing array go
+	}
+	if e.label != "" {
+		w.last[e.label] = e.seq
+	}
+	w.acked(e.seq, ack)
+	if ack != nil {
+		now := w.p.cfg.Now()
+		w.p.m.published.WithLabelValues(w.table).Inc()
+		w.p.m.latency.Observe(now.Sub(time.Unix(0, e.created)).Seconds())
+		if ack.Duplicate {
+			w.p.m.duplicates.WithLabelValues(w.table).Inc()
+		}
+	}
+	return nil
+}
+
+func (w *pubWorker) settleAll(ctx context.Context) error {
+	for len(w.inflight) > 0 {
+		if err := w.settleOne(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// acked records that entries up to seq are in JetStream as of now.
+func (w *pubWorker) acked(seq uint64, _ *jetstream.PubAck) {
+	w.advanceDone(seq)
+	now := w.p.cfg.Now()
+	// NB: marks are coalesced (SyncInterval/16 wide) to bound memory at
+	// high rates; a mark's time is its latest ack, so trimming is never early.
+	if n := len(w.marks); n > 0 && now.Sub(w.marks[n-1].start) < w.p.cfg.SyncInterval/16 {
+		w.marks[n-1].seq, w.marks[n-1].at = max(w.marks[n-1].seq, seq), now
+		return
+	}
+	w.marks = append(w.marks, pubAckMark{seq: seq, start: now, at: now})
+}
+
+// housekeep trims the outbox of entries acknowledged SyncInterval ago and
+// refreshes the backlog gauge.
+func (w *pubWorker) housekeep() {
+	p := w.p
+	w.housekept = time.Now()
+	cutoff := p.cfg.Now().Add(-p.cfg.SyncInterval)
+	var upto uint64
+	i := 0
+	for ; i < len(w.marks) && !w.marks[i].at.After(cutoff); i++ {
+		upto = max(upto, w.marks[i].seq)
+	}
+	w.marks = w.marks[i:]
+	if upto > w.trimmed {
+		if err := p.db.TrimOutbox(w.tableID, w.part, upto); err != nil {
+			w.logger().Warn("outbox trim failed; will retry", "upto", upto, "error", err)
+			w.marks = append([]pubAckMark{{seq: upto, start: cutoff, at: cutoff}}, w.marks...)
+		} else {
+			w.trimmed = upto
+			p.m.trimmed.WithLabelValues(w.table).Inc()
+		}
+	}
+	if h, ok := w.outboxHead(); ok {
+		w.head.Store(h)
+		p.m.backlog.WithLabelValues(w.table, w.partLabel).Set(float64(w.backlog()))
+	}
+}
