@@ -141,9 +141,19 @@ func checkKeyAttr(it attr.Item, name string, t attr.Type, max int, what string, 
 		size = len(v.B)
 	}
 	if t != attr.N && size > max {
-		return v, apierr.Validation("One or more parameter values were invalid: Size of %s has exceeded the maximum size limit of%d bytes", what, max)
+		return v, keySizeError(what)
 	}
 	return v, nil
+}
+
+// keySizeError is DynamoDB's answer to a key value over its size limit;
+// what is "hashkey" or "rangekey". NB: both texts are AWS's, quirks included
+// (no space in "of2048", "all range keys" although there is only one).
+func keySizeError(what string) error {
+	if what == "rangekey" {
+		return apierr.Validation("One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of %d bytes", maxRangeKeySize)
+	}
+	return apierr.Validation("One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of%d bytes", maxHashKeySize)
 }
 
 func emptyWhat(t attr.Type) string {
@@ -248,6 +258,22 @@ func resolveTableName(name string) string {
 		}
 	}
 	return name
+}
+
+// itemTable is activeTable for the item and transaction operations, with
+// the answer AWS gives them for a missing table: the bare "Requested
+// resource not found" (only the control plane names the table, "...: Table:
+// X not found"; dynalite and boto3 logs agree).
+//
+// TODO: Query, Scan and the batch operations still call activeTable and
+// name the table; they should answer the same way, and then activeTable
+// itself can change.
+func (db *DB) itemTable(name string) (*table, *tableMeta, error) {
+	t, m, err := db.activeTable(name)
+	if errors.Is(err, apierr.ErrResourceNotFound) {
+		return nil, nil, apierr.ResourceNotFound("Requested resource not found")
+	}
+	return t, m, err
 }
 
 // activeTable returns the named table for a data-plane operation.

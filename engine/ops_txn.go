@@ -183,7 +183,7 @@ func (db *DB) prepareAction(ti *TransactWriteItem) (*txnAction, error) {
 	if err := c.err(); err != nil {
 		return nil, err
 	}
-	t, m, err := db.activeTable(tg.TableName)
+	t, m, err := db.itemTable(tg.TableName)
 	if err != nil {
 		return nil, err
 	}
@@ -456,7 +456,7 @@ func (db *DB) TransactGetItems(ctx context.Context, in *TransactGetItemsInput) (
 		if err := c.err(); err != nil {
 			return nil, err
 		}
-		_, m, err := db.activeTable(g.TableName)
+		_, m, err := db.itemTable(g.TableName)
 		if err != nil {
 			return nil, err
 		}

@@ -92,8 +92,9 @@ func (c *constraints) notNull(member string, present bool) {
 var (
 	returnConsumedCapacityValues = []string{"INDEXES", "TOTAL", "NONE"}
 	returnItemCollectionValues   = []string{"SIZE", "NONE"}
-	returnValuesValues           = []string{"NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"}
-	returnOnFailureValues        = []string{"ALL_OLD", "NONE"}
-	conditionalOperatorValues    = []string{"AND", "OR"}
-	selectValues                 = []string{"ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT"}
+	// NB: in the order AWS lists them in its message (a Java set's order, not the model's).
+	returnValuesValues        = []string{"ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"}
+	returnOnFailureValues     = []string{"ALL_OLD", "NONE"}
+	conditionalOperatorValues = []string{"AND", "OR"}
+	selectValues              = []string{"ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT"}
 )
