@@ -776,6 +776,18 @@ func (w *pubWorker) drain(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("read outbox: %w", err)
 		}
+		// NB: Pebble makes a batch readable before its WAL sync completes,
+		// so the outbox can show entries that a crash would still undo (and
+		// whose sequence numbers the restarted engine would then reuse for
+		// other changes, which JetStream would drop as duplicates). Only
+		// entries up to OutboxHead, which the engine advances after the
+		// commit returned, are durable and may be published.
+		for i, c := range batch {
+			if c.Seq > head {
+				batch = batch[:i]
+				break
+			}
+		}
 		if len(batch) == 0 {
 			if err := w.settleAll(ctx); err != nil {
 				return err

@@ -180,6 +180,16 @@ func Start(cfg Config) (*Server, error) {
 		opts.DontListen = true
 	} else {
 		opts.Host, opts.Port, _ = splitListen(cfg.Listen) // validated above
+		if opts.Port != server.RANDOM_PORT {
+			// NB: nats-server only reports a busy port by never becoming
+			// ready; probing first fails fast, with an error that
+			// errors.Is(err, syscall.EADDRINUSE) recognises.
+			ln, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return nil, fmt.Errorf("embedded: listen on %s: %w", cfg.Listen, err)
+			}
+			_ = ln.Close()
+		}
 	}
 	// NB: a MaxPayload above 1 MiB makes nats-server warn, and it refuses
 	// one above MaxPending (64 MiB): raise MaxPending along with it.

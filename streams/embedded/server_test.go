@@ -2,7 +2,9 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,8 +126,12 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Shutdown()
-	if s2, err := Start(Config{StoreDir: t.TempDir(), Listen: s.Addr().String(), ReadyTimeout: 500 * time.Millisecond}); err == nil {
+	s2, err := Start(Config{StoreDir: t.TempDir(), Listen: s.Addr().String(), ReadyTimeout: 500 * time.Millisecond})
+	if err == nil {
 		s2.Shutdown()
 		t.Fatal("a second server started on a busy port")
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("busy port error %v is not EADDRINUSE", err)
 	}
 }
