@@ -45,6 +45,52 @@ type Config struct {
 	// a power loss or kernel crash can lose acknowledged writes (a process
 	// crash cannot). Default false.
 	NoSync bool `yaml:"no-sync"`
+
+	// NATS and streams. NB: their zero values mean the defaults named
+	// below, so that a Config built before they existed keeps working.
+
+	// NATSListen is the embedded NATS server's client address (host:port;
+	// port 0 picks a free one), or "-" for none: in-process connections
+	// only. Ignored with NATSURL. Empty means the default, 127.0.0.1:4222,
+	// which falls back to no listener, with a warning, when the port is taken.
+	NATSListen string `yaml:"nats-listen"`
+	// NATSURL, when set, is an external NATS with JetStream (one or more
+	// comma-separated URLs) used instead of the embedded server.
+	NATSURL string `yaml:"nats-url"`
+	// StreamRetention is how long stream records stay readable. 0 means the
+	// default, 24h.
+	StreamRetention time.Duration `yaml:"stream-retention"`
+	// StreamMaxBytes bounds each table stream in bytes (the oldest records
+	// go first); -1 means no bound. 0 means the default, 1 GiB.
+	StreamMaxBytes int64 `yaml:"stream-max-bytes"`
+	// NATSMaxStore bounds the embedded server's JetStream storage in bytes;
+	// each table stream reserves its StreamMaxBytes in it. 0 means the
+	// default, 64 GiB.
+	NATSMaxStore int64 `yaml:"nats-max-store"`
+}
+
+// Defaults of the NATS and streams settings (see Config).
+const (
+	defaultNATSListen      = "127.0.0.1:4222"
+	defaultStreamRetention = 24 * time.Hour
+	defaultStreamMaxBytes  = 1 << 30
+	defaultNATSMaxStore    = 64 << 30
+)
+
+// natsListen is the effective NATSListen.
+func (c Config) natsListen() string {
+	if c.NATSListen == "" {
+		return defaultNATSListen
+	}
+	return c.NATSListen
+}
+
+// streamRetention is the effective StreamRetention.
+func (c Config) streamRetention() time.Duration {
+	if c.StreamRetention == 0 {
+		return defaultStreamRetention
+	}
+	return c.StreamRetention
 }
 
 // DefaultConfig returns the configuration of a bare `godwit serve`.
@@ -98,6 +144,30 @@ func (c Config) Validate() error {
 	}
 	if c.TTLSweepInterval < 0 {
 		bad("ttl-sweep-interval", "%s is negative (0 disables the sweeper)", c.TTLSweepInterval)
+	}
+	if l := c.NATSListen; l != "" && l != "-" {
+		if _, port, err := net.SplitHostPort(l); err != nil {
+			bad("nats-listen", "%q is not a host:port address (or - for none)", l)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad("nats-listen", "%q has a bad port", l)
+		}
+	}
+	if c.NATSURL != "" {
+		for _, u := range strings.Split(c.NATSURL, ",") {
+			if u = strings.TrimSpace(u); u == "" || strings.ContainsAny(u, " \t") {
+				bad("nats-url", "%q is not a comma-separated list of NATS URLs", c.NATSURL)
+				break
+			}
+		}
+	}
+	if r := c.StreamRetention; r != 0 && r < time.Minute {
+		bad("stream-retention", "%s is below the minimum of 1m", r)
+	}
+	if c.StreamMaxBytes < -1 {
+		bad("stream-max-bytes", "%d: want a size in bytes, or -1 for no bound", c.StreamMaxBytes)
+	}
+	if c.NATSMaxStore < 0 {
+		bad("nats-max-store", "%d is negative", c.NATSMaxStore)
 	}
 	return errors.Join(errs...)
 }
@@ -158,6 +228,51 @@ var serveOptions = []option{
 			c.NoSync = b
 			return nil
 		}},
+	{name: "nats-listen", usage: "embedded NATS `address` for other processes (host:port; port 0 picks one; - for none)",
+		def: func(c Config) string { return c.natsListen() },
+		set: func(c *Config, v string) error { c.NATSListen = v; return nil }},
+	{name: "nats-url", usage: "external NATS `URLs` (comma-separated) to use instead of the embedded server",
+		def: func(c Config) string { return c.NATSURL },
+		set: func(c *Config, v string) error { c.NATSURL = v; return nil }},
+	{name: "stream-retention", usage: "`duration` stream records stay readable",
+		def: func(c Config) string { return c.streamRetention().String() },
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration (e.g. 24h)", v)
+			}
+			c.StreamRetention = d
+			return nil
+		}},
+	{name: "stream-max-bytes", usage: "`bytes` each table stream may hold before its oldest records go (-1: no bound)",
+		def: func(c Config) string {
+			return strconv.FormatInt(orDefault(c.StreamMaxBytes, defaultStreamMaxBytes), 10)
+		},
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not an integer", v)
+			}
+			c.StreamMaxBytes = n
+			return nil
+		}},
+	{name: "nats-max-store", usage: "`bytes` of JetStream storage the embedded NATS server may use",
+		def: func(c Config) string { return strconv.FormatInt(orDefault(c.NATSMaxStore, defaultNATSMaxStore), 10) },
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not an integer", v)
+			}
+			c.NATSMaxStore = n
+			return nil
+		}},
+}
+
+func orDefault(v, def int64) int64 {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 // rawFlag records a flag's text; conversion happens later, so that every bad

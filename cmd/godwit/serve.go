@@ -8,11 +8,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/godwit-db/godwit/engine"
 	"github.com/godwit-db/godwit/engine/wire"
+	"github.com/godwit-db/godwit/streams"
+	"github.com/godwit-db/godwit/streams/embedded"
 	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -53,8 +58,12 @@ func newLogger(cfg Config, out io.Writer) hclog.Logger {
 
 // serve runs godwit with cfg (which must be valid) until ctx is done, then
 // shuts down gracefully: it stops accepting connections, lets in-flight
-// requests finish (up to shutdownTimeout), and closes the engine. A clean
-// shutdown returns nil.
+// requests finish (up to shutdownTimeout), lets the streams publisher drain
+// the outbox (up to publisherDrainTimeout), closes the engine and stops
+// NATS. A clean shutdown returns nil.
+//
+// With the embedded NATS server and a listener, it also logs "embedded NATS
+// server up" with the bound NATS address as "nats-addr".
 //
 // Once the listener is bound it logs, at info level, the message "listening"
 // with the bound address as "addr" (so ":0" reveals its port). In the text
@@ -79,6 +88,24 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		}
 	}
 
+	// Start order: NATS, engine (with the publisher's listener), publisher,
+	// HTTP; shutdown runs in reverse.
+	nb, err := startNATS(cfg, log)
+	if err != nil {
+		return err
+	}
+	pub, err := streams.NewPublisher(streams.PublisherConfig{
+		Retention:       cfg.streamRetention(),
+		MaxBytes:        orDefault(cfg.StreamMaxBytes, defaultStreamMaxBytes),
+		DuplicateWindow: min(10*time.Minute, cfg.streamRetention()),
+		SyncInterval:    nb.syncInterval,
+		Logger:          log,
+		Registerer:      reg,
+	})
+	if err != nil {
+		return errors.Join(fmt.Errorf("streams publisher: %w", err), nb.close())
+	}
+
 	ttl := cfg.TTLSweepInterval
 	if ttl == 0 {
 		ttl = -1 // engine: negative disables the sweeper, zero means its default
@@ -91,18 +118,23 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		NoSync:            cfg.NoSync,
 		Logger:            log,
 		Registerer:        reg,
+		Listener:          pub.Listener(),
 	})
 	if err != nil {
-		return fmt.Errorf("open engine in %s: %w", cfg.DataDir, err)
+		return errors.Join(fmt.Errorf("open engine in %s: %w", cfg.DataDir, err), nb.close())
 	}
 	// NB: from here on the engine must be closed on every path.
+	if err := pub.Start(db, nb.pub); err != nil {
+		return errors.Join(fmt.Errorf("start streams publisher: %w", err), closeEngine(db), nb.close())
+	}
 
 	srv := wire.NewServer(wire.Config{Logger: log, Registerer: reg, Gatherer: reg})
 	srv.Register(engine.TargetPrefix, db.Operations())
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return errors.Join(fmt.Errorf("listen on %s: %w", cfg.Listen, err), closeEngine(db))
+		return errors.Join(fmt.Errorf("listen on %s: %w", cfg.Listen, err),
+			stopPublisher(pub, log), closeEngine(db), nb.close())
 	}
 	hs := &http.Server{
 		Handler:           srv,
@@ -131,11 +163,99 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		}
 		<-served
 	}
-	if err := closeEngine(db); err != nil {
+	if err := errors.Join(stopPublisher(pub, log), closeEngine(db), nb.close()); err != nil {
 		return errors.Join(serveErr, err)
 	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// publisherDrainTimeout bounds how long the publisher may keep publishing
+// the outbox at shutdown; what remains is published after the next start.
+const publisherDrainTimeout = 10 * time.Second
+
+// stopPublisher stops pub after letting it drain the outbox for up to
+// publisherDrainTimeout. Running out of time is not an error: the outbox
+// keeps what was not published.
+func stopPublisher(pub *streams.Publisher, log hclog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), publisherDrainTimeout)
+	defer cancel()
+	if err := pub.Stop(ctx); err != nil {
+		log.Warn("streams publisher stopped before publishing everything; the rest follows the next start",
+			"error", err, "backlog", pub.Backlog())
+	}
+	return nil
+}
+
+// natsBackend is the NATS that streams use: the embedded server, or an
+// external one.
+type natsBackend struct {
+	embedded     *embedded.Server // nil with --nats-url
+	pub          *nats.Conn       // the publisher's own connection (no reconnect buffer)
+	syncInterval time.Duration    // JetStream's fsync interval
+}
+
+// startNATS starts the embedded server (or connects to --nats-url) and
+// opens the publisher's connection.
+func startNATS(cfg Config, log hclog.Logger) (*natsBackend, error) {
+	nlog := log.Named("nats")
+	connOpts := []nats.Option{
+		nats.Name("godwit-publisher " + cfg.Region),
+		// NB: the publisher's ordering argument needs publishes made while
+		// disconnected to fail, not to be buffered (see streams.Publisher).
+		nats.ReconnectBufSize(-1),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { nlog.Warn("disconnected from NATS", "error", err) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { nlog.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }),
+	}
+	if cfg.NATSURL != "" {
+		// NB: an external NATS that is down at start is waited for: writes
+		// go on and the outbox holds their changes until it is back.
+		nc, err := nats.Connect(cfg.NATSURL, append(connOpts, nats.RetryOnFailedConnect(true))...)
+		if err != nil {
+			return nil, fmt.Errorf("connect to NATS %s: %w", cfg.NATSURL, err)
+		}
+		log.Info("using external NATS", "url", cfg.NATSURL, "connected", nc.IsConnected())
+		// NB: nats-server's default fsync interval; an external cluster
+		// configured otherwise should be matched here.
+		return &natsBackend{pub: nc, syncInterval: embedded.DefaultConfig().SyncInterval}, nil
+	}
+	ecfg := embedded.Config{
+		StoreDir: filepath.Join(cfg.DataDir, "nats"),
+		Domain:   cfg.Region,
+		Listen:   cfg.natsListen(),
+		MaxStore: orDefault(cfg.NATSMaxStore, defaultNATSMaxStore),
+		Logger:   log,
+	}
+	srv, err := embedded.Start(ecfg)
+	if err != nil && cfg.NATSListen == "" && errors.Is(err, syscall.EADDRINUSE) {
+		log.Warn("the default NATS port is taken; the embedded NATS server takes in-process connections only "+
+			"(set --nats-listen to expose it)", "addr", ecfg.Listen)
+		ecfg.Listen = embedded.NoListener
+		srv, err = embedded.Start(ecfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start embedded NATS: %w", err)
+	}
+	if a := srv.Addr(); a != nil {
+		log.Info("embedded NATS server up", "nats-addr", a.String())
+	}
+	nc, err := srv.Connect(connOpts...)
+	if err != nil {
+		srv.Shutdown()
+		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
+	}
+	return &natsBackend{embedded: srv, pub: nc, syncInterval: srv.SyncInterval()}, nil
+}
+
+// close closes the connections, then stops the embedded server.
+func (b *natsBackend) close() error {
+	b.pub.Close()
+	if b.embedded != nil {
+		b.embedded.Shutdown()
+	}
+	return nil
 }
 
 func closeEngine(db *engine.DB) error {
