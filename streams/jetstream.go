@@ -162,3 +162,243 @@ func lastPublished(ctx context.Context, js jetstream.JetStream, stream, subject 
 	}
 	return seq, nil
 }
+
+// ---- the Publisher's tables and labels (its manager goroutine) ----
+
+// pubTable is the manager's view of a table whose changes it publishes.
+type pubTable struct {
+	info     engine.TableInfo
+	workers  []*pubWorker
+	ensured  string                 // the current label whose stream is known to exist
+	disables map[string]*pubDisable // label -> pending disable
+	gone     bool                   // the table was deleted
+}
+
+// pubDisable marks a label's stream disabled once every partition has
+// published its outbox up to heads (taken when the label stopped being
+// current).
+type pubDisable struct {
+	heads []uint64
+}
+
+// reconcileEvery is how many polls pass between two reconciles when no
+// table changed.
+const reconcileEvery = 60
+
+func (p *Publisher) manage() {
+	defer p.wg.Done()
+	tables := map[uint32]*pubTable{}
+	reconciled := false
+	tick := time.NewTicker(p.cfg.PollInterval)
+	defer tick.Stop()
+	for polls := 0; ; polls++ {
+		if p.syncTables(tables) || polls%reconcileEvery == 0 {
+			reconciled = false
+		}
+		if !reconciled {
+			reconciled = p.reconcile(tables)
+		}
+		p.runDisables(tables)
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-p.stopping:
+			// NB: the workers finish their outboxes; pending disables are
+			// found again by reconcile at the next Start.
+			return
+		case <-p.rescan:
+		case <-tick.C:
+		}
+	}
+}
+
+// syncTables compares the engine's tables with tables: it starts the
+// partitions of tables with a stream (or a past one), creates current
+// labels' streams, schedules the disabling of labels no longer current and
+// stops the partitions of deleted tables. It reports whether anything
+// changed.
+func (p *Publisher) syncTables(tables map[uint32]*pubTable) (changed bool) {
+	seen := map[uint32]bool{}
+	for _, info := range p.db.Tables() {
+		seen[info.ID] = true
+		ts := tables[info.ID]
+		if ts == nil {
+			if info.Stream == nil && info.LatestStreamLabel == "" {
+				continue // never had a stream: nothing to publish
+			}
+			ts = &pubTable{info: info, disables: map[string]*pubDisable{}}
+			tables[info.ID] = ts
+			p.startWorkers(ts)
+			changed = true
+			if info.Stream == nil {
+				// Disabled before this publisher saw it enabled.
+				p.scheduleDisable(ts, info.LatestStreamLabel)
+			}
+		}
+		if old := ts.info.Stream; old != nil && (info.Stream == nil || info.Stream.Label != old.Label) {
+			p.scheduleDisable(ts, old.Label)
+			changed = true
+		}
+		ts.info = info
+		if info.Stream != nil && ts.ensured != info.Stream.Label {
+			spec := pubStreamSpec{region: p.region, table: info, label: info.Stream.Label, viewType: info.Stream.ViewType}
+			if _, err := p.ensureStream(p.ctx, spec, true /* fixLimits */); err != nil {
+				p.log.Warn("cannot create stream yet; will retry", "table", info.Name, "label", info.Stream.Label, "error", err)
+			} else {
+				ts.ensured = info.Stream.Label
+			}
+		}
+	}
+	for id, ts := range tables {
+		if seen[id] || ts.gone {
+			continue
+		}
+		// Deleted: its outbox went with it (engine.DeleteTable).
+		ts.gone, changed = true, true
+		p.log.Info("table deleted; disabling its stream", "table", ts.info.Name, "table-id", id)
+		p.stopWorkers(ts)
+		if ts.info.Stream != nil {
+			ts.disables[ts.info.Stream.Label] = &pubDisable{}
+		}
+		for _, j := range ts.disables {
+			j.heads = nil // nothing left to wait for
+		}
+		ts.info.Stream = nil
+	}
+	return changed
+}
+
+func (p *Publisher) startWorkers(ts *pubTable) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for part := 0; part < ts.info.Partitions; part++ {
+		w := &pubWorker{
+			p: p, tableID: ts.info.ID, table: ts.info.Name, part: part,
+			partLabel: strconv.Itoa(part),
+			wake:      make(chan struct{}, 1),
+			quit:      make(chan struct{}),
+		}
+		ts.workers = append(ts.workers, w)
+		p.workers[pubKey{ts.info.ID, part}] = w
+		p.wg.Add(1)
+		go w.run()
+	}
+}
+
+func (p *Publisher) stopWorkers(ts *pubTable) {
+	p.mu.Lock()
+	for _, w := range ts.workers {
+		delete(p.workers, pubKey{w.tableID, w.part})
+		close(w.quit)
+	}
+	p.mu.Unlock()
+	p.m.forget(ts.info.Name, len(ts.workers))
+	ts.workers = nil
+}
+
+// scheduleDisable arranges for label's stream to be marked disabled once
+// the partitions have published what their outboxes hold now.
+func (p *Publisher) scheduleDisable(ts *pubTable, label string) {
+	if _, ok := ts.disables[label]; ok {
+		return
+	}
+	j := &pubDisable{heads: make([]uint64, len(ts.workers))}
+	for i := range ts.workers {
+		j.heads[i], _ = p.db.OutboxHead(ts.info.Name, i)
+	}
+	ts.disables[label] = j
+	p.log.Debug("stream no longer current; disabling it once published", "table", ts.info.Name, "label", label)
+}
+
+// reconcile finds JetStream streams of this region that are not disabled
+// and whose label is no longer current (disabled or deleted while the
+// publisher was not running) and schedules their disabling. It reports
+// whether the listing succeeded.
+func (p *Publisher) reconcile(tables map[uint32]*pubTable) bool {
+	ctx, cancel := p.requestCtx(p.ctx)
+	defer cancel()
+	lister := p.js.ListStreams(ctx, jetstream.WithStreamListSubject("gw."+p.region+".>"))
+	type orphan struct {
+		id    uint32
+		label string
+		name  string
+	}
+	var orphans []orphan
+	for si := range lister.Info() {
+		md := si.Config.Metadata
+		if md[MetaRegion] != p.region || md[MetaDisabled] != "" || md[MetaLayout] == "" {
+			continue
+		}
+		id, err := strconv.ParseUint(md[MetaTableID], 10, 32)
+		if err != nil {
+			continue
+		}
+		orphans = append(orphans, orphan{uint32(id), md[MetaLabel], si.Config.Name})
+	}
+	if err := lister.Err(); err != nil {
+		p.log.Warn("cannot list streams yet; will retry", "error", err)
+		return false
+	}
+	for _, o := range orphans {
+		ts := tables[o.id]
+		switch {
+		case ts == nil:
+			if _, ok := p.tableByID(o.id); ok {
+				continue // a table without a current or past label: leave it
+			}
+			// Its table is gone: disable at once.
+			ctx, cancel := p.requestCtx(p.ctx)
+			_, err := disableStream(ctx, p.js, o.name, p.cfg.Now())
+			cancel()
+			if err != nil {
+				p.log.Warn("cannot disable stream of a deleted table", "stream", o.name, "error", err)
+				return false
+			}
+			p.log.Info("disabled stream of a deleted table", "stream", o.name)
+		case ts.info.Stream == nil || ts.info.Stream.Label != o.label:
+			p.scheduleDisable(ts, o.label)
+		}
+	}
+	return true
+}
+
+func (p *Publisher) tableByID(id uint32) (engine.TableInfo, bool) {
+	for _, t := range p.db.Tables() {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return engine.TableInfo{}, false
+}
+
+// runDisables marks disabled every scheduled label whose partitions have
+// published up to their heads, and forgets deleted tables once done.
+func (p *Publisher) runDisables(tables map[uint32]*pubTable) {
+	for id, ts := range tables {
+		for label, j := range ts.disables {
+			ready := true
+			for i, h := range j.heads {
+				if i < len(ts.workers) && ts.workers[i].done.Load() < h {
+					ready = false
+				}
+			}
+			if !ready {
+				continue
+			}
+			ctx, cancel := p.requestCtx(p.ctx)
+			changed, err := disableStream(ctx, p.js, StreamName(id, label), p.cfg.Now())
+			cancel()
+			if err != nil {
+				p.log.Warn("cannot disable stream yet; will retry", "table", ts.info.Name, "label", label, "error", err)
+				continue
+			}
+			if changed {
+				p.log.Info("stream disabled", "table", ts.info.Name, "label", label)
+			}
+			delete(ts.disables, label)
+		}
+		if ts.workers == nil && len(ts.disables) == 0 {
+			delete(tables, id)
+		}
+	}
+}
