@@ -47,6 +47,7 @@ type BatchGetItemOutput struct {
 type batchGetTable struct {
 	name string // as the caller wrote it (name or ARN)
 	req  *KeysAndAttributes
+	t    *table
 	m    *tableMeta
 	proj expr.Projection
 	keys []primaryKey
@@ -137,11 +138,11 @@ func (db *DB) BatchGetItem(ctx context.Context, in *BatchGetItemInput) (any, err
 	}
 	// Then the tables and the keys against their schemas.
 	for _, bt := range tables {
-		_, m, err := db.activeTable(bt.name)
+		t, m, err := db.activeTable(bt.name)
 		if err != nil {
 			return nil, err
 		}
-		bt.m = m
+		bt.t, bt.m = t, m
 		for _, key := range bt.req.Keys {
 			k, err := m.keyFromKey(key)
 			if err != nil {
@@ -157,6 +158,9 @@ func (db *DB) BatchGetItem(ctx context.Context, in *BatchGetItemInput) (any, err
 	}
 	snap := db.pebble.NewSnapshot()
 	defer snap.Close()
+	for _, bt := range tables {
+		bt.t.awaitDurable()
+	}
 	respBytes := 0
 	for _, bt := range tables {
 		items := []attr.Item{}

@@ -321,7 +321,7 @@ func (db *DB) GetItem(ctx context.Context, in *GetItemInput) (any, error) {
 	if err := mixed(present("AttributesToGet", in.AttributesToGet != nil), present("ProjectionExpression", in.ProjectionExpression != nil)); err != nil {
 		return nil, err
 	}
-	_, m, err := db.itemTable(in.TableName)
+	t, m, err := db.itemTable(in.TableName)
 	if err != nil {
 		return nil, err
 	}
@@ -344,6 +344,7 @@ func (db *DB) GetItem(ctx context.Context, in *GetItemInput) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.parts[key.part].awaitDurable()
 	out := &getItemOutput{}
 	size := 0
 	if item != nil {

@@ -338,7 +338,7 @@ func (db *DB) Query(ctx context.Context, in *QueryInput) (any, error) {
 		return nil, err
 	}
 
-	_, m, err := db.activeTable(in.TableName)
+	t, m, err := db.activeTable(in.TableName)
 	if err != nil {
 		return nil, err
 	}
@@ -420,6 +420,7 @@ func (db *DB) Query(ctx context.Context, in *QueryInput) (any, error) {
 
 	snap := db.pebble.NewSnapshot()
 	defer snap.Close()
+	t.awaitDurable()
 	page := db.newPage(ctx, snap, m, ix, fetch, &rc, in.Limit)
 	if _, err := page.scan(r, !forward, nil); err != nil {
 		return nil, readErr(err)
@@ -614,7 +615,7 @@ func (db *DB) Scan(ctx context.Context, in *ScanInput) (any, error) {
 		return nil, err
 	}
 
-	_, m, err := db.activeTable(in.TableName)
+	t, m, err := db.activeTable(in.TableName)
 	if err != nil {
 		return nil, err
 	}
@@ -649,6 +650,7 @@ func (db *DB) Scan(ctx context.Context, in *ScanInput) (any, error) {
 
 	snap := db.pebble.NewSnapshot()
 	defer snap.Close()
+	t.awaitDurable()
 	page := db.newPage(ctx, snap, m, ix, fetch, &rc, in.Limit)
 	if ix != nil {
 		err = scanIndex(page, m, ix, start, seg, total)

@@ -321,7 +321,14 @@ func (db *DB) runTxn(in *TransactWriteItemsInput, actions []*txnAction) (any, er
 		}
 	}
 	if !b.Empty() {
-		if err := b.Commit(db.writeOpts); err != nil {
+		for _, h := range held {
+			h.p.beginCommit()
+		}
+		err := b.Commit(db.writeOpts)
+		for _, h := range held {
+			h.p.endCommit()
+		}
+		if err != nil {
 			db.log.Error("transaction commit failed", "error", err)
 			return nil, apierr.Internal()
 		}
@@ -438,6 +445,7 @@ func (db *DB) TransactGetItems(ctx context.Context, in *TransactGetItemsInput) (
 		return nil, err
 	}
 	type getAction struct {
+		t    *table
 		m    *tableMeta
 		name string
 		key  primaryKey
@@ -456,7 +464,7 @@ func (db *DB) TransactGetItems(ctx context.Context, in *TransactGetItemsInput) (
 		if err := c.err(); err != nil {
 			return nil, err
 		}
-		_, m, err := db.itemTable(g.TableName)
+		t, m, err := db.itemTable(g.TableName)
 		if err != nil {
 			return nil, err
 		}
@@ -480,10 +488,13 @@ func (db *DB) TransactGetItems(ctx context.Context, in *TransactGetItemsInput) (
 			return nil, apierr.Validation("Transaction request cannot include multiple operations on one item")
 		}
 		seen[id] = true
-		gets[i] = getAction{m: m, name: g.TableName, key: key, proj: proj}
+		gets[i] = getAction{t: t, m: m, name: g.TableName, key: key, proj: proj}
 	}
 	snap := db.pebble.NewSnapshot()
 	defer snap.Close()
+	for _, g := range gets {
+		g.t.parts[g.key.part].awaitDurable()
+	}
 	out := &transactGetOutput{Responses: make([]itemResponse, len(gets))}
 	meters := map[string]*capacityMeter{}
 	var order []string

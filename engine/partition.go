@@ -35,6 +35,17 @@ type partition struct {
 	// statsView is a copy of stats that any goroutine may read (DescribeTable).
 	statsView atomic.Pointer[partStats]
 
+	// The durability gate. NB: Pebble makes a batch visible to readers when
+	// it is applied to the memtable, before its WAL sync completes. A reader
+	// that answered with such data could show a client a write that a crash
+	// then takes back. So commits are counted (they are sequential per
+	// partition), and a reader that read the partition waits, before it
+	// answers, for the commits that had started by then: see awaitDurable.
+	commitsStarted atomic.Uint64
+	commitsDone    atomic.Uint64
+	durMu          sync.Mutex
+	durCond        *sync.Cond
+
 	// stopMu guards stopped: enqueue holds it shared while it sends, stop
 	// exclusively while it closes reqs, so a writer still holding a deleted
 	// table's *table never sends on a closed channel.
@@ -93,6 +104,7 @@ func newPartition(db *DB, tableID uint32, id int, stats partStats) *partition {
 		reqs:    make(chan *writeReq, maxGroup),
 		done:    make(chan struct{}),
 	}
+	p.durCond = sync.NewCond(&p.durMu)
 	p.setStats(stats)
 	go p.run()
 	return p
@@ -240,7 +252,10 @@ func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) 
 		if next != p.stats {
 			_ = b.Set(statsKey(p.tableID, p.id), encodeStats(next), nil)
 		}
-		if err = b.Commit(p.db.writeOpts); err == nil {
+		p.beginCommit()
+		err = b.Commit(p.db.writeOpts)
+		p.endCommit()
+		if err == nil {
 			advanced := next.Seq != p.stats.Seq
 			p.setStats(next)
 			p.db.metrics.groupSize.Observe(float64(len(group)))
@@ -272,6 +287,41 @@ func (s partStats) plus(d partStats) partStats {
 }
 
 // encodeStats is the stored form: varint items, varint bytes, uvarint seq.
+// beginCommit and endCommit bracket every Pebble commit of the partition's
+// keys (by its goroutine, or by a transaction holding it).
+func (p *partition) beginCommit() { p.commitsStarted.Add(1) }
+
+func (p *partition) endCommit() {
+	p.durMu.Lock()
+	p.commitsDone.Add(1)
+	p.durCond.Broadcast()
+	p.durMu.Unlock()
+}
+
+// awaitDurable returns once every commit of the partition that had started
+// when it was called is durable. A reader calls it after reading (or after
+// taking its snapshot): anything it saw was applied, hence started, before.
+// It returns at once when no commit is in flight, and waits at most one WAL
+// sync otherwise.
+func (p *partition) awaitDurable() {
+	s := p.commitsStarted.Load()
+	if p.commitsDone.Load() >= s {
+		return
+	}
+	p.durMu.Lock()
+	for p.commitsDone.Load() < s {
+		p.durCond.Wait()
+	}
+	p.durMu.Unlock()
+}
+
+// awaitDurable waits for every partition of t (see partition.awaitDurable).
+func (t *table) awaitDurable() {
+	for _, p := range t.parts {
+		p.awaitDurable()
+	}
+}
+
 func encodeStats(s partStats) []byte {
 	b := make([]byte, 0, 30)
 	b = binary.AppendVarint(b, s.Items)
