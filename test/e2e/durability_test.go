@@ -65,6 +65,29 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 					}
 				}(w)
 			}
+			// Readers remember the newest value they were shown per key: a
+			// read must never show a write that the crash then takes back.
+			var seenMu sync.Mutex
+			seen := map[int]int{}
+			for r := 0; r < 2; r++ {
+				wg.Add(1)
+				go func(r int) {
+					defer wg.Done()
+					rr := rand.New(rand.NewSource(seed + int64(r)))
+					for ctx.Err() == nil {
+						k := rr.Intn(writers)*1000 + rr.Intn(50)
+						out, err := cl.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("model"),
+							Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "k" + strconv.Itoa(k)}, "sk": num(0)}})
+						if err != nil || out.Item == nil {
+							continue
+						}
+						v, _ := strconv.Atoi(out.Item["v"].(*types.AttributeValueMemberN).Value)
+						seenMu.Lock()
+						seen[k] = max(seen[k], v)
+						seenMu.Unlock()
+					}
+				}(r)
+			}
 			// Let the writers run for a random while, then kill -9.
 			deadline := time.Now().Add(time.Duration(300+rng.Intn(1200)) * time.Millisecond)
 			for time.Now().Before(deadline) {
@@ -88,6 +111,11 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 					} else if got != n {
 						t.Fatalf("writer %d key %d: value %d after kill -9, acknowledged %d", w, k, got, n)
 					}
+				}
+			}
+			for k, v := range seen {
+				if got := getV(t, cl2, k); got < v {
+					t.Fatalf("key %d: a reader was shown %d before the kill, %d after it", k, v, got)
 				}
 			}
 			if total == 0 && i == 0 {
