@@ -65,7 +65,7 @@ func TestBatchWriteValidatesWholeBatchFirst(t *testing.T) {
 	big := strings.Repeat("x", maxItemSize)
 	cases := []struct{ js, code, msg string }{
 		{`{"RequestItems":{"tba":[` + good + `],"missing":[{"DeleteRequest":{"Key":{"pk":{"S":"x"}}}}]}}`,
-			"ResourceNotFoundException", "Requested resource not found: Table: missing not found"},
+			"ResourceNotFoundException", "Requested resource not found"},
 		{`{"RequestItems":{"tba":[` + good + `,{"PutRequest":{"Item":{"pk":{"N":"1"}}}}]}}`,
 			"ValidationException", "The provided key element does not match the schema"},
 		{`{"RequestItems":{"tba":[` + good + `,{"PutRequest":{"Item":{"v":{"N":"1"}}}}]}}`,
@@ -204,7 +204,7 @@ func TestBatchGetItem(t *testing.T) {
 		{`{"RequestItems":{"tba":{"Keys":[{"pk":{"S":"k1"}},{"pk":{"S":"k1"}}]}}}`, "ValidationException", "Provided list of item keys contains duplicates"},
 		{`{"RequestItems":{"tba":{"Keys":[` + strings.Join(keys[:60], ",") + `]},"tbr":{"Keys":[` + strings.Replace(strings.Join(keys[60:101], ","), `"pk"`, `"sk":{"N":"1"},"pk"`, -1) + `]}}}`,
 			"ValidationException", "Too many items requested for the BatchGetItem call"},
-		{`{"RequestItems":{"tba":{"Keys":[{"pk":{"S":"k1"}}]},"nope":{"Keys":[{"pk":{"S":"k1"}}]}}}`, "ResourceNotFoundException", "Requested resource not found: Table: nope not found"},
+		{`{"RequestItems":{"tba":{"Keys":[{"pk":{"S":"k1"}}]},"nope":{"Keys":[{"pk":{"S":"k1"}}]}}}`, "ResourceNotFoundException", "Requested resource not found"},
 		{`{"RequestItems":{"tba":{"Keys":[{"pk":{"N":"1"}}]}}}`, "ValidationException", "The provided key element does not match the schema"},
 		{`{"RequestItems":{"tbr":{"Keys":[{"pk":{"S":"p"}}]}}}`, "ValidationException", "The provided key element does not match the schema"},
 		{`{"RequestItems":{"tba":{"Keys":[{"pk":{"S":"k1"}}],"AttributesToGet":["v"],"ProjectionExpression":"v"}}}`, "ValidationException",

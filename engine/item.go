@@ -260,27 +260,14 @@ func resolveTableName(name string) string {
 	return name
 }
 
-// itemTable is activeTable for the item and transaction operations, with
-// the answer AWS gives them for a missing table: the bare "Requested
-// resource not found" (only the control plane names the table, "...: Table:
-// X not found"; dynalite and boto3 logs agree).
-//
-// TODO: Query, Scan and the batch operations still call activeTable and
-// name the table; they should answer the same way, and then activeTable
-// itself can change.
-func (db *DB) itemTable(name string) (*table, *tableMeta, error) {
-	t, m, err := db.activeTable(name)
-	if errors.Is(err, apierr.ErrResourceNotFound) {
-		return nil, nil, apierr.ResourceNotFound("Requested resource not found")
-	}
-	return t, m, err
-}
-
-// activeTable returns the named table for a data-plane operation.
+// activeTable returns the named table for a data-plane operation. A
+// missing table gets the answer AWS gives the data plane: the bare
+// "Requested resource not found" (only the control plane names the table,
+// "...: Table: X not found"; dynalite and boto3 logs agree).
 func (db *DB) activeTable(name string) (*table, *tableMeta, error) {
 	t := db.table(resolveTableName(name))
 	if t == nil {
-		return nil, nil, apierr.TableNotFound(resolveTableName(name))
+		return nil, nil, apierr.ResourceNotFound("Requested resource not found")
 	}
 	return t, t.m(), nil
 }

@@ -105,7 +105,7 @@ func (db *DB) PutItem(ctx context.Context, in *PutItemInput) (any, error) {
 	if err := mixed(present("Expected", in.Expected != nil), present("ConditionExpression", in.ConditionExpression != nil)); err != nil {
 		return nil, err
 	}
-	t, m, err := db.itemTable(in.TableName)
+	t, m, err := db.activeTable(in.TableName)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (db *DB) DeleteItem(ctx context.Context, in *DeleteItemInput) (any, error) 
 	if err := mixed(present("Expected", in.Expected != nil), present("ConditionExpression", in.ConditionExpression != nil)); err != nil {
 		return nil, err
 	}
-	t, m, err := db.itemTable(in.TableName)
+	t, m, err := db.activeTable(in.TableName)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +209,7 @@ func (db *DB) UpdateItem(ctx context.Context, in *UpdateItemInput) (any, error) 
 	); err != nil {
 		return nil, err
 	}
-	t, m, err := db.itemTable(in.TableName)
+	t, m, err := db.activeTable(in.TableName)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +321,7 @@ func (db *DB) GetItem(ctx context.Context, in *GetItemInput) (any, error) {
 	if err := mixed(present("AttributesToGet", in.AttributesToGet != nil), present("ProjectionExpression", in.ProjectionExpression != nil)); err != nil {
 		return nil, err
 	}
-	t, m, err := db.itemTable(in.TableName)
+	t, m, err := db.activeTable(in.TableName)
 	if err != nil {
 		return nil, err
 	}

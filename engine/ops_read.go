@@ -488,7 +488,7 @@ func checkKeyValue(v attr.Value, name string, max int) error {
 		if max == maxRangeKeySize {
 			what = "rangekey"
 		}
-		return apierr.Validation("One or more parameter values were invalid: Size of %s has exceeded the maximum size limit of%d bytes", what, max)
+		return keySizeError(what)
 	}
 	return nil
 }

@@ -183,7 +183,7 @@ func (db *DB) prepareAction(ti *TransactWriteItem) (*txnAction, error) {
 	if err := c.err(); err != nil {
 		return nil, err
 	}
-	t, m, err := db.itemTable(tg.TableName)
+	t, m, err := db.activeTable(tg.TableName)
 	if err != nil {
 		return nil, err
 	}
@@ -464,7 +464,7 @@ func (db *DB) TransactGetItems(ctx context.Context, in *TransactGetItemsInput) (
 		if err := c.err(); err != nil {
 			return nil, err
 		}
-		t, m, err := db.itemTable(g.TableName)
+		t, m, err := db.activeTable(g.TableName)
 		if err != nil {
 			return nil, err
 		}

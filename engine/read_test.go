@@ -664,7 +664,7 @@ func TestQueryValidation(t *testing.T) {
 		{`{"TableName":"vtab"}`,
 			"ValidationException", "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."},
 		{`{"TableName":"nope","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{":p":{"S":"a"}}}`,
-			"ResourceNotFoundException", apierr.TableNotFound("nope").Message},
+			"ResourceNotFoundException", "Requested resource not found"},
 		{`{"TableName":"htab","KeyConditionExpression":"pk = :p AND sk = :v","ExpressionAttributeValues":{":p":{"S":"a"},":v":{"N":"1"}}}`,
 			"ValidationException", "Query key condition not supported"},
 		{`{"TableName":"vtab","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{":p":{"S":""}}}`,
