@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,9 @@ type Server struct {
 	cfg  engine.Config
 	http *http.Server
 	ln   net.Listener
+
+	mu         sync.Mutex
+	transports []*http.Transport
 }
 
 // Option adjusts the engine configuration of a Server.
@@ -89,6 +93,13 @@ func (s *Server) stop(t testing.TB) {
 	if s.DB == nil {
 		return
 	}
+	// NB: close the clients' idle connections first: http.Server.Shutdown
+	// waits up to 5 s for a connection a client dialled but never used.
+	s.mu.Lock()
+	for _, tr := range s.transports {
+		tr.CloseIdleConnections()
+	}
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -109,17 +120,31 @@ func (s *Server) Restart(t testing.TB) {
 }
 
 // Client returns an aws-sdk-go-v2 DynamoDB client for the server, with
-// SDK retries off so tests see every error as the server sent it.
-func (s *Server) Client() *dynamodb.Client { return NewClient(s.URL) }
+// SDK retries off so tests see every error as the server sent it. Its
+// connections are closed when the server stops or restarts.
+func (s *Server) Client() *dynamodb.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	s.mu.Lock()
+	s.transports = append(s.transports, tr)
+	s.mu.Unlock()
+	return newClient(s.URL, &http.Client{Transport: tr})
+}
 
-// NewClient returns a DynamoDB client for endpoint with dummy credentials.
-func NewClient(endpoint string) *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{
+// NewClient returns a DynamoDB client for endpoint with dummy credentials
+// and SDK retries off.
+func NewClient(endpoint string) *dynamodb.Client { return newClient(endpoint, nil) }
+
+func newClient(endpoint string, hc *http.Client) *dynamodb.Client {
+	opts := dynamodb.Options{
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(endpoint),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		RetryMaxAttempts: 1,
-	})
+	}
+	if hc != nil {
+		opts.HTTPClient = hc
+	}
+	return dynamodb.New(opts)
 }
 
 // testWriter sends log output to t.Log.
