@@ -2,6 +2,7 @@
 // regional database.
 //
 //	godwit serve [flags]     serve the DynamoDB API (see serve.go)
+//	godwit tail TABLE        follow a table's stream (see tail.go)
 //	godwit version           print the version
 //	godwit help              print this help
 //
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], stderr)
+	case "tail":
+		return runTail(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "godwit %s (%s)\n", versionString(), runtime.Version())
 		return exitOK
@@ -77,6 +80,7 @@ Usage:
 Commands:
 
 	serve     serve the DynamoDB API (godwit serve -h for its flags)
+	tail      print a table's stream, one JSON record per line (godwit tail -h)
 	version   print the version
 	help      print this help
 `)

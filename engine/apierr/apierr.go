@@ -187,6 +187,18 @@ func RequestTooLarge() *Error {
 		"Request entity too large")
 }
 
+// ExpiredIterator is ExpiredIteratorException (400): a DynamoDB Streams
+// shard iterator used more than 15 minutes after it was issued.
+func ExpiredIterator(format string, args ...any) *Error {
+	return newErr(NSDynamoDB, "ExpiredIteratorException", http.StatusBadRequest, format, args...)
+}
+
+// TrimmedDataAccess is TrimmedDataAccessException (400): a DynamoDB Streams
+// read of records already removed by the stream's retention.
+func TrimmedDataAccess(format string, args ...any) *Error {
+	return newErr(NSDynamoDB, "TrimmedDataAccessException", http.StatusBadRequest, format, args...)
+}
+
 // Internal is InternalServerError (500). The message never carries internals.
 func Internal() *Error {
 	return newErr(NSDynamoDB, "InternalServerError", http.StatusInternalServerError, "Internal server error")
