@@ -116,9 +116,11 @@ type API struct {
 	js     jetstream.JetStream
 	direct *directGetter
 	cfg    APIConfig
-	codec  iteratorCodec
-	log    hclog.Logger
-	m      apiMetrics
+	// codec signs iterators; nil until the key is loaded (keyMu).
+	codec *iteratorCodec
+	keyMu sync.Mutex
+	log   hclog.Logger
+	m     apiMetrics
 
 	mu      sync.Mutex
 	handles map[string]*streamHandle // by stream ARN
@@ -129,21 +131,16 @@ type apiMetrics struct {
 	records    prometheus.Counter
 }
 
-// NewAPI returns the Streams API of cat's region, reading js. Unless
-// cfg.IteratorKey is set it loads (or creates) the iterator key in
-// JetStream, which ctx bounds.
-func NewAPI(ctx context.Context, cat Catalog, js jetstream.JetStream, cfg APIConfig) (*API, error) {
+// NewAPI returns the Streams API of cat's region, reading js (a handle on
+// the region's JetStream domain). It needs no answer from NATS: unless
+// cfg.IteratorKey is set, the iterator key is loaded (or created) in
+// JetStream by the first call that needs it, so a server can start while
+// an external NATS is still away.
+func NewAPI(cat Catalog, js jetstream.JetStream, cfg APIConfig) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	key := cfg.IteratorKey
-	if key == nil {
-		var err error
-		if key, err = loadIteratorKey(ctx, js); err != nil {
-			return nil, err
-		}
-	}
 	direct, err := newDirectGetter(js.Conn(), jsAPIPrefix(js))
 	if err != nil {
 		return nil, err
@@ -153,7 +150,6 @@ func NewAPI(ctx context.Context, cat Catalog, js jetstream.JetStream, cfg APICon
 		js:      js,
 		direct:  direct,
 		cfg:     cfg,
-		codec:   iteratorCodec{key: append([]byte(nil), key...)},
 		log:     cfg.Logger.Named("streams.api"),
 		handles: map[string]*streamHandle{},
 	}
@@ -165,7 +161,24 @@ func NewAPI(ctx context.Context, cat Catalog, js jetstream.JetStream, cfg APICon
 		Namespace: "godwit", Subsystem: "streams", Name: "get_records_records_total",
 		Help: "Records returned by GetRecords.",
 	}))
+	if cfg.IteratorKey != nil {
+		a.codec = &iteratorCodec{key: append([]byte(nil), cfg.IteratorKey...)}
+	}
 	return a, nil
+}
+
+// iterators returns the iterator codec, loading the key on first use.
+func (a *API) iterators(ctx context.Context) (*iteratorCodec, error) {
+	a.keyMu.Lock()
+	defer a.keyMu.Unlock()
+	if a.codec == nil {
+		key, err := loadIteratorKey(ctx, a.js)
+		if err != nil {
+			return nil, err
+		}
+		a.codec = &iteratorCodec{key: key}
+	}
+	return a.codec, nil
 }
 
 // Close releases the API's NATS subscription. The operations must not be
@@ -806,8 +819,12 @@ func (a *API) GetShardIterator(ctx context.Context, body []byte) (any, error) {
 			it.pos++
 		}
 	}
+	codec, err := a.iterators(ctx)
+	if err != nil {
+		return nil, err
+	}
 	it.issuedMs = a.cfg.Clock.Now().UnixMilli()
-	return &getShardIteratorOutput{ShardIterator: a.codec.encode(it)}, nil
+	return &getShardIteratorOutput{ShardIterator: codec.encode(it)}, nil
 }
 
 // checkSequence validates an AT/AFTER sequence number against the shard.
@@ -857,7 +874,13 @@ func (a *API) GetRecords(ctx context.Context, body []byte) (any, error) {
 	if err := c.err(); err != nil {
 		return nil, err
 	}
-	it, err := a.codec.decode(*in.ShardIterator)
+	ctx, cancel := a.withTimeout(ctx)
+	defer cancel()
+	codec, err := a.iterators(ctx)
+	if err != nil {
+		return nil, err
+	}
+	it, err := codec.decode(*in.ShardIterator)
 	if err != nil {
 		return nil, apierr.Validation("Invalid ShardIterator")
 	}
@@ -867,8 +890,6 @@ func (a *API) GetRecords(ctx context.Context, body []byte) (any, error) {
 			"Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds.",
 			time.UnixMilli(it.issuedMs).UTC().Format(time.RFC1123), now.UTC().Format(time.RFC1123), a.cfg.IteratorTTL.Milliseconds())
 	}
-	ctx, cancel := a.withTimeout(ctx)
-	defer cancel()
 	h, _, err := a.resolve(ctx, it.arn)
 	if errors.Is(err, errEnabling) {
 		return nil, errStreamNotFound(it.arn)
@@ -938,7 +959,7 @@ func (a *API) GetRecords(ctx context.Context, body []byte) (any, error) {
 		nit := it
 		nit.pos, nit.issuedMs = next, now.UnixMilli()
 		b = append(b, `,"NextShardIterator":`...)
-		b = appendJSONText(b, a.codec.encode(nit))
+		b = appendJSONText(b, codec.encode(nit))
 	}
 	b = append(b, '}')
 	a.m.getRecords.Inc()

@@ -115,8 +115,7 @@ func rtStart(t testing.TB, partitions int) *rtEnv {
 	e.db = db
 	e.clock = conflict.NewManualClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 	e.reg = prometheus.NewRegistry()
-	ctx := rtCtx(t)
-	e.api, err = NewAPI(ctx, db, e.js, APIConfig{Clock: e.clock, Logger: log, Registerer: e.reg})
+	e.api, err = NewAPI(db, e.js, APIConfig{Clock: e.clock, Logger: log, Registerer: e.reg})
 	if err != nil {
 		t.Fatalf("new api: %v", err)
 	}
@@ -1085,21 +1084,21 @@ func TestAPIIteratorKeyPersists(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := []byte(fmt.Sprintf(`{"ShardIterator":%q}`, it))
-	again, err := NewAPI(rtCtx(t), e.db, e.js, APIConfig{Clock: e.clock})
+	again, err := NewAPI(e.db, e.js, APIConfig{Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := again.GetRecords(rtCtx(t), body); err != nil {
 		t.Errorf("restarted API rejects the iterator: %v", err)
 	}
-	other, err := NewAPI(rtCtx(t), e.db, e.js, APIConfig{Clock: e.clock, IteratorKey: bytes.Repeat([]byte{7}, 32)})
+	other, err := NewAPI(e.db, e.js, APIConfig{Clock: e.clock, IteratorKey: bytes.Repeat([]byte{7}, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := other.GetRecords(rtCtx(t), body); rtCodeOf(err) != "ValidationException" {
 		t.Errorf("API with another key: %v", err)
 	}
-	if _, err := NewAPI(rtCtx(t), e.db, e.js, APIConfig{IteratorKey: []byte("short")}); err == nil {
+	if _, err := NewAPI(e.db, e.js, APIConfig{IteratorKey: []byte("short")}); err == nil {
 		t.Error("a 5-byte key was accepted")
 	}
 }

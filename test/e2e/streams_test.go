@@ -99,7 +99,7 @@ func sStart(t *testing.T) *sEnv {
 		t.Fatal(err)
 	}
 	clock := conflict.NewManualClock(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
-	api, err := streams.NewAPI(sCtx(t), db, js, streams.APIConfig{Clock: clock, Logger: log, Registerer: reg})
+	api, err := streams.NewAPI(db, js, streams.APIConfig{Clock: clock, Logger: log, Registerer: reg})
 	if err != nil {
 		t.Fatalf("streams api: %v", err)
 	}
