@@ -18,6 +18,7 @@ import (
 	"github.com/godwit-db/godwit/streams/embedded"
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -130,6 +131,16 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 
 	srv := wire.NewServer(wire.Config{Logger: log, Registerer: reg, Gatherer: reg})
 	srv.Register(engine.TargetPrefix, db.Operations())
+	js, err := jetstream.New(nb.api)
+	if err != nil {
+		return errors.Join(fmt.Errorf("jetstream: %w", err), stopPublisher(pub, log), closeEngine(db), nb.close())
+	}
+	api, err := streams.NewAPI(db, js, streams.APIConfig{Logger: log, Registerer: reg})
+	if err != nil {
+		return errors.Join(fmt.Errorf("streams API: %w", err), stopPublisher(pub, log), closeEngine(db), nb.close())
+	}
+	defer api.Close()
+	srv.Register(streams.TargetPrefix, api.Operations())
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -192,6 +203,7 @@ func stopPublisher(pub *streams.Publisher, log hclog.Logger) error {
 type natsBackend struct {
 	embedded     *embedded.Server // nil with --nats-url
 	pub          *nats.Conn       // the publisher's own connection (no reconnect buffer)
+	api          *nats.Conn       // the Streams API's connection (ordinary reconnects)
 	syncInterval time.Duration    // JetStream's fsync interval
 }
 
@@ -219,7 +231,12 @@ func startNATS(cfg Config, log hclog.Logger) (*natsBackend, error) {
 		log.Info("using external NATS", "url", cfg.NATSURL, "connected", nc.IsConnected())
 		// NB: nats-server's default fsync interval; an external cluster
 		// configured otherwise should be matched here.
-		return &natsBackend{pub: nc, syncInterval: embedded.DefaultConfig().SyncInterval}, nil
+		api, err := nats.Connect(cfg.NATSURL, nats.Name("godwit-streams-api "+cfg.Region), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("connect to NATS %s: %w", cfg.NATSURL, err)
+		}
+		return &natsBackend{pub: nc, api: api, syncInterval: embedded.DefaultConfig().SyncInterval}, nil
 	}
 	ecfg := embedded.Config{
 		StoreDir: filepath.Join(cfg.DataDir, "nats"),
@@ -246,12 +263,19 @@ func startNATS(cfg Config, log hclog.Logger) (*natsBackend, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
 	}
-	return &natsBackend{embedded: srv, pub: nc, syncInterval: srv.SyncInterval()}, nil
+	api, err := srv.Connect(nats.Name("godwit-streams-api "+cfg.Region), nats.MaxReconnects(-1))
+	if err != nil {
+		nc.Close()
+		srv.Shutdown()
+		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
+	}
+	return &natsBackend{embedded: srv, pub: nc, api: api, syncInterval: srv.SyncInterval()}, nil
 }
 
 // close closes the connections, then stops the embedded server.
 func (b *natsBackend) close() error {
 	b.pub.Close()
+	b.api.Close()
 	if b.embedded != nil {
 		b.embedded.Shutdown()
 	}

@@ -103,6 +103,20 @@ func TestServeInProcess(t *testing.T) {
 		t.Errorf("ListTables = %d %s", resp.StatusCode, listBody)
 	}
 
+	// The Streams API shares the listener.
+	req, _ = http.NewRequest(http.MethodPost, base+"/", strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	req.Header.Set("X-Amz-Target", "DynamoDBStreams_20120810.ListStreams")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamsBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(streamsBody), `"Streams":[]`) {
+		t.Errorf("ListStreams = %d %s", resp.StatusCode, streamsBody)
+	}
+
 	status, metrics := get(t, base+"/metrics")
 	for _, want := range []string{
 		"go_goroutines",         // Go collector
