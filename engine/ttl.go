@@ -120,40 +120,6 @@ func (db *DB) sweepPartition(ctx context.Context, t *table, p *partition) (int, 
 	defer it.Close()
 	var keys [][]byte
 	deleted := 0
-	flush := func() error {
-		if len(keys) == 0 {
-			return nil
-		}
-		batch := keys
-		keys = nil
-		n := 0
-		err := p.submit(func(b *pebble.Batch, d *partStats) error {
-			cur := t.m()
-			for _, k := range batch {
-				_, item, err := readItem(b, k)
-				if err != nil {
-					return err
-				}
-				// NB: re-checked on the partition: a write since the scan may
-				// have moved or removed the expiry.
-				if item == nil || !cur.TTLEnabled || !expired(item, cur.TTLAttribute, now) {
-					continue
-				}
-				pk, err := cur.keyFromItem(item)
-				if err != nil {
-					continue
-				}
-				w := &itemWrite{key: pk, ttl: true, compute: func(attr.Item) (attr.Item, error) { return nil, nil }}
-				if err := db.apply(b, d, cur, w); err != nil {
-					return err
-				}
-				n++
-			}
-			return nil
-		})
-		deleted += n
-		return err
-	}
 	for it.First(); it.Valid(); it.Next() {
 		if ctx.Err() != nil {
 			return deleted, ctx.Err()
@@ -165,14 +131,56 @@ func (db *DB) sweepPartition(ctx context.Context, t *table, p *partition) (int, 
 		if expired(item, m.TTLAttribute, now) {
 			keys = append(keys, append([]byte(nil), it.Key()...))
 			if len(keys) >= ttlChunk {
-				if err := flush(); err != nil {
+				n, err := db.sweepKeys(t, p, keys)
+				deleted += n
+				if err != nil {
 					return deleted, err
 				}
+				keys = nil
 			}
 		}
 	}
 	if err := it.Error(); err != nil {
 		return deleted, err
 	}
-	return deleted, flush()
+	n, err := db.sweepKeys(t, p, keys)
+	return deleted + n, err
+}
+
+// sweepKeys deletes, in one partition request, those of the items at keys
+// that are still expired when the request runs, and returns how many.
+func (db *DB) sweepKeys(t *table, p *partition, keys [][]byte) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	now := db.clock.PhysicalNow()
+	n := 0
+	err := p.submit(func(b *pebble.Batch, d *partStats) error {
+		cur := t.m()
+		for _, k := range keys {
+			_, item, err := readItem(b, k)
+			if err != nil {
+				return err
+			}
+			// NB: re-checked on the partition: a write since the scan may
+			// have moved or removed the expiry.
+			if item == nil || !cur.TTLEnabled || !expired(item, cur.TTLAttribute, now) {
+				continue
+			}
+			pk, err := cur.keyFromItem(item)
+			if err != nil {
+				continue
+			}
+			w := &itemWrite{key: pk, ttl: true, compute: func(attr.Item) (attr.Item, error) { return nil, nil }}
+			if err := db.apply(b, d, cur, w); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
