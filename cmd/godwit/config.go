@@ -45,6 +45,9 @@ type Config struct {
 	// a power loss or kernel crash can lose acknowledged writes (a process
 	// crash cannot). Default false.
 	NoSync bool `yaml:"no-sync"`
+	// Pprof serves Go's profiler under /debug/pprof/ on the API listener.
+	// Default false; only for diagnosis (it is unauthenticated).
+	Pprof bool `yaml:"pprof"`
 
 	// NATS and streams. NB: their zero values mean the defaults named
 	// below, so that a Config built before they existed keeps working.
@@ -226,6 +229,17 @@ var serveOptions = []option{
 				return fmt.Errorf("%q is not a boolean", v)
 			}
 			c.NoSync = b
+			return nil
+		}},
+	{name: "pprof", isBool: true,
+		usage: "serve Go's profiler under /debug/pprof/ on the API listener (diagnosis only: unauthenticated)",
+		def:   func(Config) string { return "" },
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a boolean", v)
+			}
+			c.Pprof = b
 			return nil
 		}},
 	{name: "nats-listen", usage: "embedded NATS `address` for other processes (host:port; port 0 picks one; - for none)",
