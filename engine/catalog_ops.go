@@ -194,7 +194,8 @@ type DeleteTableInput struct {
 }
 
 // DeleteTable removes a table and all its data: its catalog entry, items,
-// index entries, statistics and unpublished stream outbox. The response
+// index entries and statistics. Its stream outbox stays until the streams
+// publisher has published it (see dropped.go). The response
 // describes the table as it was, with TableStatus DELETING. Writers still
 // holding the table get ResourceNotFoundException from then on.
 func (db *DB) DeleteTable(ctx context.Context, in *DeleteTableInput) (any, error) {
@@ -227,7 +228,15 @@ func (db *DB) DeleteTable(ctx context.Context, in *DeleteTableInput) (any, error
 	b := db.pebble.NewBatch()
 	defer b.Close()
 	_ = b.Delete(catalogKey(name), nil)
-	for _, prefix := range []byte{prefixItem, prefixIndex, prefixStats, prefixOutbox} {
+	prefixes := []byte{prefixItem, prefixIndex, prefixStats}
+	// NB: a table that had a stream keeps its outbox until the streams
+	// publisher has published it (dropped.go).
+	if kept, err := db.dropOutbox(b, t); err != nil {
+		return nil, err
+	} else if !kept {
+		prefixes = append(prefixes, prefixOutbox)
+	}
+	for _, prefix := range prefixes {
 		start := tablePrefix(prefix, m.ID)
 		_ = b.DeleteRange(start, prefixEnd(start), nil)
 	}

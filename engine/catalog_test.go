@@ -448,6 +448,14 @@ func TestCatalogDeleteTable(t *testing.T) {
 	catWantErr(t, err, "ResourceNotFoundException", "Requested resource not found: Table: gone not found")
 	_, err = db.DeleteTable(context.Background(), &DeleteTableInput{TableName: "gone"})
 	catWantErr(t, err, "ResourceNotFoundException", "Requested resource not found: Table: gone not found")
+	// The table had a stream: its outbox stays until the streams publisher
+	// has published it and calls ForgetDropped (dropped.go).
+	if d := db.DroppedTables(); len(d) != 1 || d[0].ID != oldID {
+		t.Errorf("dropped tables: %+v", d)
+	}
+	if err := db.ForgetDropped(oldID); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []byte{prefixItem, prefixIndex, prefixStats, prefixOutbox} {
 		if kvs := catScan(t, db, tablePrefix(p, oldID)); len(kvs) != 0 {
 			t.Errorf("prefix %#x of the deleted table holds %d keys", p, len(kvs))

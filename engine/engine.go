@@ -33,6 +33,8 @@ type DB struct {
 	mu     sync.RWMutex
 	tables map[string]*table
 	nextID uint32
+	// dropped are deleted tables whose outbox awaits publishing (dropped.go).
+	dropped map[uint32]*droppedMeta
 
 	// closeMu lets Close wait for writers that are enqueuing.
 	closeMu sync.RWMutex
@@ -85,6 +87,7 @@ func Open(cfg Config) (*DB, error) {
 		writeOpts: pebble.Sync,
 		clock:     conflict.NewClock(cfg.Region, cfg.Clock, cfg.MaxClockOffset),
 		tables:    make(map[string]*table),
+		dropped:   make(map[uint32]*droppedMeta),
 		stopBG:    make(chan struct{}),
 		txns:      newTokenCache(),
 	}
@@ -148,7 +151,10 @@ func (db *DB) load() error {
 		}
 		db.tables[m.Name] = t
 	}
-	return it.Error()
+	if err := it.Error(); err != nil {
+		return err
+	}
+	return db.loadDropped()
 }
 
 // openTable builds a table's runtime and starts its partitions.

@@ -123,6 +123,11 @@ type TableInfo struct {
 	Stream *StreamInfo
 	// LatestStreamLabel is the label of the last stream enabled (kept after disabling).
 	LatestStreamLabel string
+	// LatestStreamViewType is the view type of that stream.
+	LatestStreamViewType string
+	// Dropped marks a deleted table whose outbox is kept until published
+	// (see DroppedTables).
+	Dropped bool
 }
 
 // StreamInfo is a table's enabled stream.
@@ -137,14 +142,21 @@ func (db *DB) Table(name string) (TableInfo, bool) {
 	if t == nil {
 		return TableInfo{}, false
 	}
+	return db.tableInfo(t)
+}
+
+func (db *DB) tableInfo(t *table) (TableInfo, bool) {
 	m := t.m()
 	info := TableInfo{
 		Name: m.Name, ID: m.ID, Partitions: m.Partitions, CreatedAt: m.CreatedAt,
 		HashKey: m.HashKey, HashType: m.HashType, RangeKey: m.RangeKey, RangeType: m.RangeType,
 		LatestStreamLabel: m.LatestStreamLabel,
 	}
-	if m.Stream != nil && m.Stream.Enabled {
-		info.Stream = &StreamInfo{Label: m.Stream.Label, ViewType: m.Stream.ViewType}
+	if m.Stream != nil {
+		info.LatestStreamViewType = m.Stream.ViewType
+		if m.Stream.Enabled {
+			info.Stream = &StreamInfo{Label: m.Stream.Label, ViewType: m.Stream.ViewType}
+		}
 	}
 	return info, true
 }

@@ -219,7 +219,9 @@ func (p *Publisher) manage() {
 // changed.
 func (p *Publisher) syncTables(tables map[uint32]*pubTable) (changed bool) {
 	seen := map[uint32]bool{}
-	for _, info := range p.db.Tables() {
+	// NB: dropped tables (deleted, outbox not yet published) are handled as
+	// tables whose stream was disabled; runDisables forgets them.
+	for _, info := range append(p.db.Tables(), p.db.DroppedTables()...) {
 		seen[info.ID] = true
 		ts := tables[info.ID]
 		if ts == nil {
@@ -253,7 +255,7 @@ func (p *Publisher) syncTables(tables map[uint32]*pubTable) (changed bool) {
 		if seen[id] || ts.gone {
 			continue
 		}
-		// Deleted: its outbox went with it (engine.DeleteTable).
+		// Deleted without an outbox to publish (or already forgotten).
 		ts.gone, changed = true, true
 		p.log.Info("table deleted; disabling its stream", "table", ts.info.Name, "table-id", id)
 		p.stopWorkers(ts)
@@ -304,7 +306,7 @@ func (p *Publisher) scheduleDisable(ts *pubTable, label string) {
 	}
 	j := &pubDisable{heads: make([]uint64, len(ts.workers))}
 	for i := range ts.workers {
-		j.heads[i], _ = p.db.OutboxHead(ts.info.Name, i)
+		j.heads[i], _ = p.db.OutboxHeadByID(ts.info.ID, i)
 	}
 	ts.disables[label] = j
 	p.log.Debug("stream no longer current; disabling it once published", "table", ts.info.Name, "label", label)
@@ -396,6 +398,17 @@ func (p *Publisher) runDisables(tables map[uint32]*pubTable) {
 				p.log.Info("stream disabled", "table", ts.info.Name, "label", label)
 			}
 			delete(ts.disables, label)
+		}
+		if ts.info.Dropped && len(ts.disables) == 0 {
+			// Every label of the deleted table is published and disabled.
+			p.stopWorkers(ts)
+			if err := p.db.ForgetDropped(id); err != nil {
+				p.log.Warn("cannot forget a deleted table's outbox yet; will retry", "table", ts.info.Name, "error", err)
+				continue
+			}
+			p.log.Info("deleted table's stream published and disabled", "table", ts.info.Name, "table-id", id)
+			delete(tables, id)
+			continue
 		}
 		if ts.workers == nil && len(ts.disables) == 0 {
 			delete(tables, id)

@@ -349,12 +349,12 @@ func (p *Publisher) Backlog() uint64 {
 		return 0
 	}
 	var n uint64
-	for _, info := range p.db.Tables() {
+	for _, info := range append(p.db.Tables(), p.db.DroppedTables()...) {
 		if info.Stream == nil && info.LatestStreamLabel == "" {
 			continue
 		}
 		for part := 0; part < info.Partitions; part++ {
-			head, _ := p.db.OutboxHead(info.Name, part)
+			head, _ := p.db.OutboxHeadByID(info.ID, part)
 			p.mu.RLock()
 			w := p.workers[pubKey{info.ID, part}]
 			p.mu.RUnlock()
@@ -530,7 +530,7 @@ func (w *pubWorker) drain(ctx context.Context) error {
 		if !w.live() {
 			return w.settleAll(ctx) // the table is gone; the manager stops us
 		}
-		head, _ := db.OutboxHead(w.table, w.part)
+		head, _ := db.OutboxHeadByID(w.tableID, w.part)
 		w.head.Store(head)
 		batch, err := db.ReadOutbox(w.tableID, w.part, w.sent, w.p.cfg.BatchSize)
 		if err != nil {
@@ -569,19 +569,16 @@ func (w *pubWorker) drain(ctx context.Context) error {
 	}
 }
 
-// live reports whether the worker's table still exists (a table of the
-// same name made since has another id).
+// live reports whether the worker's table still exists, or was deleted
+// with an outbox still to publish (engine.DroppedTables).
 func (w *pubWorker) live() bool {
-	info, ok := w.p.db.Table(w.table)
-	return ok && info.ID == w.tableID
+	_, ok := w.p.db.TableByID(w.tableID)
+	return ok
 }
 
 // outboxHead is the partition's outbox head, false once the table is gone.
 func (w *pubWorker) outboxHead() (uint64, bool) {
-	if !w.live() {
-		return 0, false
-	}
-	return w.p.db.OutboxHead(w.table, w.part)
+	return w.p.db.OutboxHeadByID(w.tableID, w.part)
 }
 
 func (w *pubWorker) advanceDone(v uint64) {
@@ -599,9 +596,9 @@ func (w *pubWorker) resync(ctx context.Context) error {
 	w.unsync()
 	w.last = map[string]uint64{}
 	w.ensured = map[string]time.Time{}
-	info, ok := w.p.db.Table(w.table)
-	if !ok || info.ID != w.tableID {
-		return nil // deleted; drain sees it
+	info, ok := w.p.db.TableByID(w.tableID)
+	if !ok {
+		return nil // deleted and published; drain sees it
 	}
 	var from uint64
 	for _, label := range []string{streamLabelOf(info), info.LatestStreamLabel} {
@@ -614,7 +611,7 @@ func (w *pubWorker) resync(ctx context.Context) error {
 		}
 		from = max(from, n)
 	}
-	if head, _ := w.p.db.OutboxHead(w.table, w.part); from > head {
+	if head, _ := w.p.db.OutboxHeadByID(w.tableID, w.part); from > head {
 		// NB: the records beyond the head are not this outbox's (a data
 		// directory replaced under a kept NATS store?); the partition's
 		// next changes will be taken for published ones until it passes them.
@@ -739,13 +736,16 @@ func (w *pubWorker) ensure(ctx context.Context, label string) error {
 		}
 		return nil
 	}
-	info, ok := w.p.db.Table(w.table)
-	if !ok || info.ID != w.tableID {
+	info, ok := w.p.db.TableByID(w.tableID)
+	if !ok {
 		return fmt.Errorf("table %s was deleted", w.table)
 	}
 	spec := pubStreamSpec{region: w.p.region, table: info, label: label}
-	if info.Stream != nil && info.Stream.Label == label {
+	switch {
+	case info.Stream != nil && info.Stream.Label == label:
 		spec.viewType = info.Stream.ViewType
+	case info.LatestStreamLabel == label:
+		spec.viewType = info.LatestStreamViewType
 	}
 	inc, err := w.p.ensureStream(ctx, spec, false)
 	if err != nil {

@@ -766,3 +766,50 @@ func TestMissingStreamIsCreated(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteTableKeepsUnpublishedChanges: changes committed just before
+// DeleteTable, while no publisher ran, still reach the stream (DynamoDB
+// keeps a deleted table's stream with every record up to the deletion);
+// the engine then forgets the dropped table's outbox.
+func TestDeleteTableKeepsUnpublishedChanges(t *testing.T) {
+	nc := pubConn(t, pubNATS(t, t.TempDir(), embedded.NoListener))
+	hook := &pubHook{}
+	db := pubOpenDB(t, hook)
+	info := pubCreateTable(t, db, "tbl", true)
+	for i := 0; i < 25; i++ {
+		pubPut(t, db, "tbl", fmt.Sprintf("k%d", i), i)
+	}
+	heads := map[int]uint64{}
+	for part := 0; part < info.Partitions; part++ {
+		heads[part], _ = db.OutboxHead("tbl", part)
+	}
+	if _, err := db.DeleteTable(context.Background(), &engine.DeleteTableInput{TableName: "tbl"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := db.DroppedTables(); len(d) != 1 || d[0].ID != info.ID || !d[0].Dropped {
+		t.Fatalf("dropped tables %+v", d)
+	}
+	// A table of the same name made since has its own id and outbox.
+	pubCreateTable(t, db, "tbl", false)
+
+	p := pubStart(t, hook, db, nc, pubTestConfig())
+	js, _ := jetstream.New(nc)
+	pubEventually(t, 10*time.Second, "the deleted table's stream to be published and disabled", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, StreamName(info.ID, info.Stream.Label))
+		return err == nil && s.CachedInfo().Config.Metadata[MetaDisabled] != "" && len(db.DroppedTables()) == 0
+	})
+	if n := pubCheckPartitions(t, db, nc, info, info.Stream.Label, nil, heads); n != 25 {
+		t.Errorf("the deleted table's stream holds %d records, want 25", n)
+	}
+	if _, scfg := pubReadStream(t, nc, StreamName(info.ID, info.Stream.Label)); scfg.Metadata[MetaViewType] != info.Stream.ViewType {
+		t.Errorf("view type %q, want %q", scfg.Metadata[MetaViewType], info.Stream.ViewType)
+	}
+	for part := 0; part < info.Partitions; part++ {
+		if left, err := db.ReadOutbox(info.ID, part, 0, 10); err != nil || len(left) != 0 {
+			t.Errorf("partition %d: outbox still holds %d entries (%v)", part, len(left), err)
+		}
+	}
+	pubCaughtUp(t, p)
+}
