@@ -143,4 +143,3 @@ func (db *DB) OutboxHeadByID(id uint32, part int) (uint64, bool) {
 	}
 	return 0, false
 }
-
