@@ -357,5 +357,21 @@ func (db *DB) GetItem(ctx context.Context, in *GetItemInput) (any, error) {
 	}
 	meter := capacityMeter{table: in.TableName, read: true, units: readUnits(size, in.ConsistentRead)}
 	out.ConsumedCapacity = meter.report(m, in.ReturnConsumedCapacity)
+	if out.ConsumedCapacity == nil {
+		return out.rawJSON(size), nil
+	}
 	return out, nil
+}
+
+// rawJSON is the body encoding/json makes of o, which has no
+// ConsumedCapacity, built without reflection; size is the item's size,
+// a hint for the buffer.
+func (o *getItemOutput) rawJSON(size int) wire.RawJSON {
+	if o.Item == nil {
+		return nil // NB: the wire layer sends {}.
+	}
+	b := make([]byte, 0, 2*size+64)
+	b = append(b, `{"Item":`...)
+	b = attr.AppendItemJSON(b, *o.Item)
+	return append(b, '}')
 }

@@ -70,6 +70,47 @@ func DecodeValueJSON(data []byte) (Value, error) {
 	return v, nil
 }
 
+// DecodeItemJSONPrefix is DecodeItemJSON for the JSON value at the start of
+// data, which anything may follow: it also returns how many bytes the value
+// took (including whitespace before and after it). On success the item is
+// exactly what DecodeItemJSON returns for those bytes; on error the error
+// is one DecodeItemJSON could return for some prefix, so a caller that must
+// report errors exactly as DecodeItemJSON does should decode again with it.
+// It lets a hand-written request decoder skip a second scan of the body.
+func DecodeItemJSONPrefix(data []byte) (Item, int, error) {
+	d := newDecoder(data)
+	d.ws()
+	if d.isNull() {
+		d.pos += 4
+		d.ws()
+		return nil, d.pos, d.verr
+	}
+	m, err := d.members(1)
+	if err != nil {
+		return nil, 0, err
+	}
+	d.ws()
+	if d.verr != nil {
+		return nil, 0, d.verr
+	}
+	return Item(m), d.pos, nil
+}
+
+// DecodeValueJSONPrefix is DecodeValueJSON for the value at the start of
+// data, as DecodeItemJSONPrefix is for DecodeItemJSON.
+func DecodeValueJSONPrefix(data []byte) (Value, int, error) {
+	d := newDecoder(data)
+	v, err := d.value(1)
+	if err != nil {
+		return Value{}, 0, err
+	}
+	d.ws()
+	if d.verr != nil {
+		return Value{}, 0, d.verr
+	}
+	return v, d.pos, nil
+}
+
 // UnmarshalJSON is DecodeItemJSON for encoding/json. It replaces *it; a JSON
 // null leaves *it untouched (encoding/json's convention: an absent member).
 func (it *Item) UnmarshalJSON(data []byte) error {

@@ -27,6 +27,8 @@ import (
 //   - an *apierr.Error returned by a json.Unmarshaler inside v (an attribute
 //     value decoder, say) is returned as is.
 //
+// A v that implements FastDecoder is first offered the body; see there.
+//
 // Any other decoding failure is a SerializationException too, except a v
 // that is not a non-nil pointer, which is a programming error returned as a
 // plain error (and so answered as InternalServerError). Decode never panics
@@ -38,6 +40,9 @@ import (
 // would treat differently, never misread a well-formed one.
 func Decode(body []byte, v any) error {
 	if len(body) == 0 {
+		return nil
+	}
+	if fd, ok := v.(FastDecoder); ok && fd.DecodeFast(body) {
 		return nil
 	}
 	err := json.Unmarshal(body, v)
