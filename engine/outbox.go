@@ -178,3 +178,99 @@ func (db *DB) Region() string { return db.cfg.Region }
 
 // AccountID is the account id used in ARNs.
 func (db *DB) AccountID() string { return db.cfg.AccountID }
+
+// OutboxEntry is one outbox entry as stored, for a publisher that forwards
+// it without decoding it: Data is the entry's Change in AppendBinary
+// encoding (the stored value), and the other fields are the few the
+// publisher needs, parsed from it without decoding the images.
+type OutboxEntry struct {
+	Seq         uint64
+	StreamLabel string
+	Origin      string
+	CreatedAt   int64 // Unix nanoseconds
+	Data        []byte
+}
+
+// ReadOutboxRaw appends to dst up to max entries of a partition's outbox
+// with sequence in (after, upto], in sequence order, and returns the
+// extended slice. Entries' Data share one fresh buffer per call, which the
+// caller owns (it is never reused). Equal labels and origins of
+// consecutive entries share one string.
+func (db *DB) ReadOutboxRaw(tableID uint32, part int, after, upto uint64, max int, dst []OutboxEntry) ([]OutboxEntry, error) {
+	if upto <= after || max <= 0 {
+		return dst, nil
+	}
+	lo := outboxKey(tableID, part, after+1)
+	var hi []byte
+	if upto == ^uint64(0) {
+		hi = prefixEnd(outboxKey(tableID, part, 0)[:7])
+	} else {
+		hi = outboxKey(tableID, part, upto+1)
+	}
+	it, err := db.pebble.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return dst, err
+	}
+	defer it.Close()
+	start := len(dst)
+	var buf []byte
+	var label, origin string
+	for it.First(); it.Valid() && len(dst)-start < max; it.Next() {
+		v := it.Value()
+		if buf == nil || cap(buf)-len(buf) < len(v) {
+			// NB: one buffer for many entries; a new one when it is full
+			// (earlier entries keep pointing into the old one).
+			buf = make([]byte, 0, min(8<<10, len(v)*max)+len(v))
+		}
+		n := len(buf)
+		buf = append(buf, v...)
+		e, err := parseOutboxEntry(buf[n:len(buf):len(buf)], label, origin)
+		if err != nil {
+			return dst, fmt.Errorf("engine: outbox %d/%d at %x: %w", tableID, part, it.Key(), err)
+		}
+		label, origin = e.StreamLabel, e.Origin
+		dst = append(dst, e)
+	}
+	return dst, it.Error()
+}
+
+// parseOutboxEntry parses the header fields of an encoded Change, reusing
+// label and origin when they are equal.
+func parseOutboxEntry(b []byte, label, origin string) (OutboxEntry, error) {
+	if len(b) < 5 || b[0] != changeFormat {
+		return OutboxEntry{}, errBadChange
+	}
+	e := OutboxEntry{Data: b}
+	d := decoder{b: b[5:]}
+	d.bytes() // table
+	if l := d.bytes(); string(l) == label {
+		e.StreamLabel = label
+	} else {
+		e.StreamLabel = string(l)
+	}
+	d.uvarint() // partition
+	e.Seq = d.uvarint()
+	d.bytes() // event name
+	d.bytes() // keys
+	d.bytes() // old image
+	d.bytes() // new image
+	if d.err == nil {
+		// conflict.Version: format byte, 8+4 bytes, length-prefixed region.
+		if len(d.b) < 13 {
+			d.err = errBadChange
+		} else {
+			d.b = d.b[13:]
+			d.bytes()
+		}
+	}
+	if o := d.bytes(); string(o) == origin {
+		e.Origin = origin
+	} else {
+		e.Origin = string(o)
+	}
+	e.CreatedAt = d.varint()
+	if d.err != nil {
+		return OutboxEntry{}, d.err
+	}
+	return e, nil
+}

@@ -429,7 +429,33 @@ type pubWorker struct {
 	marks     []pubAckMark
 	trimmed   uint64
 	backoff   time.Duration
-	housekept time.Time // wall time of the last housekeep
+	housekept time.Time            // wall time of the last housekeep
+	batch     []engine.OutboxEntry // reused by drain
+	names     map[string]*labelNames
+}
+
+// labelNames are a label's JetStream names on the worker's partition.
+type labelNames struct {
+	stream, subject string
+	msgIDPrefix     string // MsgID without the sequence
+}
+
+// namesFor returns (and caches) label's names.
+func (w *pubWorker) namesFor(label string) *labelNames {
+	if n, ok := w.names[label]; ok {
+		return n
+	}
+	if w.names == nil {
+		w.names = map[string]*labelNames{}
+	}
+	id := MsgID(w.tableID, label, w.part, 0)
+	n := &labelNames{
+		stream:      StreamName(w.tableID, label),
+		subject:     Subject(w.p.region, w.tableID, label, w.part),
+		msgIDPrefix: id[:len(id)-1],
+	}
+	w.names[label] = n
+	return n
 }
 
 // pubPending is a record published and not yet settled; fut is nil for an
@@ -532,21 +558,16 @@ func (w *pubWorker) drain(ctx context.Context) error {
 		}
 		head, _ := db.OutboxHeadByID(w.tableID, w.part)
 		w.head.Store(head)
-		batch, err := db.ReadOutbox(w.tableID, w.part, w.sent, w.p.cfg.BatchSize)
-		if err != nil {
-			return fmt.Errorf("read outbox: %w", err)
-		}
 		// NB: Pebble makes a batch readable before its WAL sync completes,
 		// so the outbox can show entries that a crash would still undo (and
 		// whose sequence numbers the restarted engine would then reuse for
 		// other changes, which JetStream would drop as duplicates). Only
 		// entries up to OutboxHead, which the engine advances after the
 		// commit returned, are durable and may be published.
-		for i, c := range batch {
-			if c.Seq > head {
-				batch = batch[:i]
-				break
-			}
+		batch, err := db.ReadOutboxRaw(w.tableID, w.part, w.sent, head, w.p.cfg.BatchSize, w.batch[:0])
+		w.batch = batch[:0]
+		if err != nil {
+			return fmt.Errorf("read outbox: %w", err)
 		}
 		if len(batch) == 0 {
 			if err := w.settleAll(ctx); err != nil {
@@ -556,8 +577,11 @@ func (w *pubWorker) drain(ctx context.Context) error {
 			w.advanceDone(max(w.sent, head))
 			return nil
 		}
-		for _, c := range batch {
-			if err := w.publish(ctx, c); err != nil {
+		for i := range batch {
+			err := w.publish(ctx, &batch[i])
+			batch[i] = engine.OutboxEntry{} // NB: the reused slice must not pin the data
+			if err != nil {
+				clear(batch[i:])
 				return err
 			}
 		}
@@ -666,7 +690,7 @@ func (w *pubWorker) lastFor(ctx context.Context, label string) (uint64, error) {
 }
 
 // publish hands one outbox entry to NATS (or skips it if JetStream holds it).
-func (w *pubWorker) publish(ctx context.Context, c *engine.Change) error {
+func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
 	label := c.StreamLabel
 	if label == "" {
 		w.logger().Warn("outbox entry without a stream label; skipped", "seq", c.Seq)
@@ -703,17 +727,22 @@ func (w *pubWorker) publish(ctx context.Context, c *engine.Change) error {
 			return err
 		}
 	}
+	names := w.namesFor(label)
+	seq := strconv.FormatUint(c.Seq, 10)
+	// NB: the body is the outbox entry's stored bytes, which are the
+	// Change's AppendBinary encoding (the message format).
 	msg := &nats.Msg{
-		Subject: Subject(w.p.region, w.tableID, label, w.part),
-		Data:    c.AppendBinary(make([]byte, 0, 512)),
-		Header:  nats.Header{},
+		Subject: names.subject,
+		Data:    c.Data,
+		Header: nats.Header{
+			HeaderMsgID:  {names.msgIDPrefix + seq},
+			HeaderOrigin: {c.Origin},
+			HeaderSeq:    {seq},
+			HeaderLayout: {layoutVersion},
+		},
 	}
-	msg.Header.Set(HeaderMsgID, MsgID(w.tableID, label, w.part, c.Seq))
-	msg.Header.Set(HeaderOrigin, c.Origin)
-	msg.Header.Set(HeaderSeq, strconv.FormatUint(c.Seq, 10))
-	msg.Header.Set(HeaderLayout, layoutVersion)
 	fut, err := w.p.js.PublishMsgAsync(msg,
-		jetstream.WithExpectStream(StreamName(w.tableID, label)),
+		jetstream.WithExpectStream(names.stream),
 		jetstream.WithRetryAttempts(0), // NB: a delayed client-side retry could land after later records
 		jetstream.WithStallWait(w.p.cfg.PublishTimeout))
 	if err != nil {
