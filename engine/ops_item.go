@@ -73,6 +73,10 @@ func (db *DB) finish(in *writeCommon, m *tableMeta, w *itemWrite, err error, att
 			SizeEstimateRangeGB: []float64{0, 1},
 		}
 	}
+	if out.Attributes == nil && out.ConsumedCapacity == nil && out.ItemCollectionMetrics == nil {
+		// NB: the usual answer, {}, without encoding/json's reflection.
+		return nil, nil
+	}
 	return out, nil
 }
 
