@@ -53,6 +53,8 @@ type tableMeta struct {
 	// PayPerRequestSince is when BillingMode last became PAY_PER_REQUEST (epoch seconds).
 	PayPerRequestSince float64 `json:"payPerRequestSince,omitempty"`
 	PITREnabled        bool    `json:"pitrEnabled,omitempty"`
+	// Replicated marks a global table: deletes leave tombstones (replica.go).
+	Replicated bool `json:"replicated,omitempty"`
 }
 
 // streamMeta is the table's current stream, if one is enabled.

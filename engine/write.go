@@ -77,7 +77,13 @@ func (db *DB) apply(b *pebble.Batch, d *partStats, m *tableMeta, w *itemWrite) e
 		return nil
 	}
 	w.changed = true
-	w.version = db.clock.NextAfter(oldVer)
+	// NB: on a replicated table an absent item may have a tombstone: the
+	// new version must beat it too, or another region would keep the delete.
+	prev, err := db.storedVersion(b, m, &w.key, oldVer, old != nil)
+	if err != nil {
+		return err
+	}
+	w.version = db.clock.NextAfter(prev)
 	if nw == nil {
 		if err := b.Delete(key, nil); err != nil {
 			return err
@@ -94,6 +100,9 @@ func (db *DB) apply(b *pebble.Batch, d *partStats, m *tableMeta, w *itemWrite) e
 		d.Bytes += int64(w.newSize - w.oldSize)
 	}
 	if err := db.writeIndexes(b, m, w); err != nil {
+		return err
+	}
+	if err := db.writeTombstone(b, m, w); err != nil {
 		return err
 	}
 	return db.recordChange(b, d, m, w)
