@@ -861,7 +861,10 @@ func TestCatalogGSIBackfill(t *testing.T) {
 		t.Errorf("definitions: %s", got)
 	}
 	got, want := catIndexKeys(t, db, "bfl", "byG"), catExpectedIndexKeys(t, db, "bfl", "byG")
-	if len(want) < n/2 {
+	// NB: the racing writer drops items out of the index for as long as the
+	// backfill runs (longer on a loaded machine); the check only guards
+	// against a vacuous comparison.
+	if len(want) < n/10 {
 		t.Fatalf("test expects many indexed items, has %d", len(want))
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
