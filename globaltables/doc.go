@@ -1,0 +1,31 @@
+// Package globaltables replicates tables between regions (Global Tables,
+// version 2019.11.21). This first piece is the replicator's decision logic
+// as a pure core, in the style of etcd raft: a Replicator does no I/O,
+// starts no goroutine and never reads the clock. Its driver feeds it
+// events (Deliver, Applied, Tick, Trimmed, Restore) and carries out the
+// effects it returns from Ready, then calls Advance:
+//
+//	r, err := globaltables.NewReplicator(globaltables.Config{Peer: "us-west-2"})
+//	r.Restore(durablePositions)            // from the engine, at start
+//	for {
+//		select {
+//		case rec := <-records:             // the peer's stream, via streams.Consumer
+//			err = r.Deliver(rec)
+//		case <-ticker.C:
+//			r.Tick()
+//		}
+//		if r.HasReady() {
+//			rd := r.Ready()
+//			for _, b := range rd.Batches { // per partition, in order
+//				engineApply(b.Apply, b.Position) // one Pebble batch, LWW via Decide
+//				r.Applied(b.Partition, b.Position.StreamSeq)
+//			}
+//			// rd.ReReads: reopen those partitions' readers after ReRead.After
+//			// rd.Resync: the table must resynchronise from a snapshot
+//			r.Advance(rd)
+//		}
+//	}
+//
+// Decide is the last-writer-wins rule the engine applies to each handed
+// change, atomically with reading the stored item or tombstone.
+package globaltables
