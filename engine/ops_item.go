@@ -97,32 +97,8 @@ type PutItemInput struct {
 
 // PutItem creates or replaces a whole item.
 func (db *DB) PutItem(ctx context.Context, in *PutItemInput) (any, error) {
-	var c constraints
-	in.constraints(&c)
-	c.notNull("item", in.Item != nil)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	if in.ReturnValues != "" && in.ReturnValues != "NONE" && in.ReturnValues != "ALL_OLD" {
-		return nil, apierr.Validation("ReturnValues can only be ALL_OLD or NONE")
-	}
-	if err := mixed(present("Expected", in.Expected != nil), present("ConditionExpression", in.ConditionExpression != nil)); err != nil {
-		return nil, err
-	}
-	t, m, err := db.activeTable(in.TableName)
+	t, m, cond, err := db.prepareWholeWrite(&in.writeCommon, "item", in.Item != nil)
 	if err != nil {
-		return nil, err
-	}
-	p, err := exprParams(in.ExpressionAttributeNames, in.ExpressionAttributeValues,
-		in.ExpressionAttributeNames != nil, in.ExpressionAttributeValues != nil, in.ConditionExpression != nil)
-	if err != nil {
-		return nil, err
-	}
-	cond, err := conditionOf(in.ConditionExpression, in.Expected, in.ConditionalOperator, p)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.CheckUnused(); err != nil {
 		return nil, err
 	}
 	key, err := m.keyFromItem(in.Item)
@@ -132,14 +108,55 @@ func (db *DB) PutItem(ctx context.Context, in *PutItemInput) (any, error) {
 	if err := m.checkItem(in.Item); err != nil {
 		return nil, err
 	}
-	item := in.Item
+	return db.writeWhole(ctx, &in.writeCommon, t, m, key, cond, in.Item)
+}
+
+// prepareWholeWrite runs the checks PutItem and DeleteItem share, in AWS's
+// order: the model's constraints (member names the operation's own required
+// member), ReturnValues NONE or ALL_OLD, no mixing of Expected with
+// ConditionExpression, the table, and the condition with its placeholders.
+func (db *DB) prepareWholeWrite(in *writeCommon, member string, required bool) (*table, *tableMeta, expr.Cond, error) {
+	var c constraints
+	in.constraints(&c)
+	c.notNull(member, required)
+	if err := c.err(); err != nil {
+		return nil, nil, nil, err
+	}
+	if in.ReturnValues != "" && in.ReturnValues != "NONE" && in.ReturnValues != "ALL_OLD" {
+		return nil, nil, nil, apierr.Validation("ReturnValues can only be ALL_OLD or NONE")
+	}
+	if err := mixed(present("Expected", in.Expected != nil), present("ConditionExpression", in.ConditionExpression != nil)); err != nil {
+		return nil, nil, nil, err
+	}
+	t, m, err := db.activeTable(in.TableName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := exprParams(in.ExpressionAttributeNames, in.ExpressionAttributeValues,
+		in.ExpressionAttributeNames != nil, in.ExpressionAttributeValues != nil, in.ConditionExpression != nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cond, err := conditionOf(in.ConditionExpression, in.Expected, in.ConditionalOperator, p)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := p.CheckUnused(); err != nil {
+		return nil, nil, nil, err
+	}
+	return t, m, cond, nil
+}
+
+// writeWhole replaces the item at key with item (nil deletes it) and answers
+// as PutItem and DeleteItem do.
+func (db *DB) writeWhole(ctx context.Context, in *writeCommon, t *table, m *tableMeta, key primaryKey, cond expr.Cond, item attr.Item) (any, error) {
 	w := &itemWrite{key: key, cond: cond, accessKey: wire.AccessKeyID(ctx), compute: func(attr.Item) (attr.Item, error) { return item, nil }}
-	err = db.write(t, w)
+	err := db.write(t, w)
 	var attrs attr.Item
 	if in.ReturnValues == "ALL_OLD" {
 		attrs = w.old
 	}
-	return db.finish(&in.writeCommon, m, w, err, attrs)
+	return db.finish(in, m, w, err, attrs)
 }
 
 // DeleteItemInput is DeleteItem's request.
@@ -150,45 +167,15 @@ type DeleteItemInput struct {
 
 // DeleteItem deletes an item by key (idempotent without a condition).
 func (db *DB) DeleteItem(ctx context.Context, in *DeleteItemInput) (any, error) {
-	var c constraints
-	in.constraints(&c)
-	c.notNull("key", in.Key != nil)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	if in.ReturnValues != "" && in.ReturnValues != "NONE" && in.ReturnValues != "ALL_OLD" {
-		return nil, apierr.Validation("ReturnValues can only be ALL_OLD or NONE")
-	}
-	if err := mixed(present("Expected", in.Expected != nil), present("ConditionExpression", in.ConditionExpression != nil)); err != nil {
-		return nil, err
-	}
-	t, m, err := db.activeTable(in.TableName)
+	t, m, cond, err := db.prepareWholeWrite(&in.writeCommon, "key", in.Key != nil)
 	if err != nil {
-		return nil, err
-	}
-	p, err := exprParams(in.ExpressionAttributeNames, in.ExpressionAttributeValues,
-		in.ExpressionAttributeNames != nil, in.ExpressionAttributeValues != nil, in.ConditionExpression != nil)
-	if err != nil {
-		return nil, err
-	}
-	cond, err := conditionOf(in.ConditionExpression, in.Expected, in.ConditionalOperator, p)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.CheckUnused(); err != nil {
 		return nil, err
 	}
 	key, err := m.keyFromKey(in.Key)
 	if err != nil {
 		return nil, err
 	}
-	w := &itemWrite{key: key, cond: cond, accessKey: wire.AccessKeyID(ctx), compute: func(attr.Item) (attr.Item, error) { return nil, nil }}
-	err = db.write(t, w)
-	var attrs attr.Item
-	if in.ReturnValues == "ALL_OLD" {
-		attrs = w.old
-	}
-	return db.finish(&in.writeCommon, m, w, err, attrs)
+	return db.writeWhole(ctx, &in.writeCommon, t, m, key, cond, nil)
 }
 
 // UpdateItemInput is UpdateItem's request.
