@@ -15,10 +15,10 @@ func AppendJSON(dst []byte, v Value) []byte {
 	switch v.Type {
 	case S:
 		dst = append(dst, `{"S":`...)
-		dst = appendJSONString(dst, v.S)
+		dst = AppendJSONString(dst, v.S)
 	case N:
 		dst = append(dst, `{"N":`...)
-		dst = appendJSONString(dst, v.S)
+		dst = AppendJSONString(dst, v.S)
 	case B:
 		dst = append(dst, `{"B":"`...)
 		dst = base64.StdEncoding.AppendEncode(dst, v.B)
@@ -52,7 +52,7 @@ func AppendJSON(dst []byte, v Value) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, s)
+			dst = AppendJSONString(dst, s)
 		}
 		dst = append(dst, ']')
 	case BS:
@@ -93,7 +93,7 @@ func appendJSONMap(dst []byte, m map[string]Value) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, k)
+		dst = AppendJSONString(dst, k)
 		dst = append(dst, ':')
 		dst = AppendJSON(dst, m[k])
 	}
@@ -112,8 +112,10 @@ func appendSortedKeys(keys []string, m map[string]Value) []string {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string literal.
-func appendJSONString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string literal, escaped as
+// encoding/json does: invalid UTF-8 becomes U+FFFD, and U+2028 and U+2029
+// are escaped for JavaScript clients.
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -255,7 +255,7 @@ func TestJSONStringsMatchEncodingJSON(t *testing.T) {
 	}
 	r := newRand(t)
 	for i := 0; i < 300; i++ {
-		lits = append(lits, string(appendJSONString(nil, randString(r, 10))))
+		lits = append(lits, string(AppendJSONString(nil, randString(r, 10))))
 	}
 	for _, lit := range lits {
 		var want string
@@ -271,10 +271,10 @@ func TestJSONStringsMatchEncodingJSON(t *testing.T) {
 			t.Errorf("%q decodes to %q, encoding/json says %q", lit, got.S, want)
 		}
 		// Our encoding of valid UTF-8 must decode back to the same string.
-		enc := appendJSONString(nil, want)
+		enc := AppendJSONString(nil, want)
 		var back string
 		if err := json.Unmarshal(enc, &back); err != nil || back != want {
-			t.Errorf("appendJSONString(%q) = %s, decodes to %q, %v", want, enc, back, err)
+			t.Errorf("AppendJSONString(%q) = %s, decodes to %q, %v", want, enc, back, err)
 		}
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/godwit-db/godwit/engine/apierr"
+	"github.com/godwit-db/godwit/engine/attr"
 )
 
 // Content types the API speaks. A response echoes the request's.
@@ -115,14 +115,14 @@ func appendError(b []byte, e *apierr.Error) ([]byte, error) {
 		ns = apierr.NSDynamoDB
 	}
 	b = append(b, `{"__type":`...)
-	b = appendJSONString(b, ns+"#"+e.Code)
+	b = attr.AppendJSONString(b, ns+"#"+e.Code)
 	if e.Message != "" {
 		if e.CapitalMessage {
 			b = append(b, `,"Message":`...)
 		} else {
 			b = append(b, `,"message":`...)
 		}
-		b = appendJSONString(b, e.Message)
+		b = attr.AppendJSONString(b, e.Message)
 	}
 	if e.Item != nil {
 		item, err := json.Marshal(e.Item)
@@ -141,56 +141,4 @@ func appendError(b []byte, e *apierr.Error) ([]byte, error) {
 		b = append(b, reasons...)
 	}
 	return append(b, '}'), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
-// U+2028 and U+2029 are escaped for JavaScript clients, as encoding/json does.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/godwit-db/godwit/engine/apierr"
+	"github.com/godwit-db/godwit/engine/attr"
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -676,7 +677,7 @@ func TestRequestIDsDiffer(t *testing.T) {
 
 func TestAppendJSONString(t *testing.T) {
 	for _, s := range []string{"", "plain", "q\"b\\", "\x00\x1f\n\r\t", "é世界", "\u2028\u2029", "bad\xffutf8\xc3", "<&>"} {
-		got := appendJSONString(nil, s)
+		got := attr.AppendJSONString(nil, s)
 		var back string
 		if err := json.Unmarshal(got, &back); err != nil {
 			t.Errorf("%q encoded as invalid JSON %s: %v", s, got, err)
