@@ -320,15 +320,10 @@ func (db *DB) Query(ctx context.Context, in *QueryInput) (any, error) {
 		return nil, err
 	}
 	rc := readCommon{filterName: "Filter Expression"}
-	if in.FilterExpression != nil {
-		rc.filter, err = expr.ParseCondition("FilterExpression", *in.FilterExpression, p)
-	} else if in.QueryFilter != nil {
+	if in.QueryFilter != nil && in.FilterExpression == nil {
 		rc.filterName = "QueryFilter"
-		rc.filter, err = expr.FromConditions("QueryFilter", in.QueryFilter, in.ConditionalOperator)
-	} else if in.ConditionalOperator != "" {
-		err = apierr.Validation("ConditionalOperator can only be used when Filter or Expected has two or more elements")
 	}
-	if err != nil {
+	if rc.filter, err = filterOf(in.FilterExpression, "QueryFilter", in.QueryFilter, in.ConditionalOperator, p); err != nil {
 		return nil, err
 	}
 	if rc.proj, err = projectionOf(in.ProjectionExpression, in.AttributesToGet, p); err != nil {
@@ -598,14 +593,7 @@ func (db *DB) Scan(ctx context.Context, in *ScanInput) (any, error) {
 		return nil, err
 	}
 	rc := readCommon{}
-	if in.FilterExpression != nil {
-		rc.filter, err = expr.ParseCondition("FilterExpression", *in.FilterExpression, p)
-	} else if in.ScanFilter != nil {
-		rc.filter, err = expr.FromConditions("ScanFilter", in.ScanFilter, in.ConditionalOperator)
-	} else if in.ConditionalOperator != "" {
-		err = apierr.Validation("ConditionalOperator can only be used when Filter or Expected has two or more elements")
-	}
-	if err != nil {
+	if rc.filter, err = filterOf(in.FilterExpression, "ScanFilter", in.ScanFilter, in.ConditionalOperator, p); err != nil {
 		return nil, err
 	}
 	if rc.proj, err = projectionOf(in.ProjectionExpression, in.AttributesToGet, p); err != nil {
@@ -722,4 +710,18 @@ func scanIndex(page *readPage, m *tableMeta, ix *indexMeta, start []byte, seg, t
 	}
 	_, err := page.scan(r, false, accept)
 	return err
+}
+
+// filterOf builds a read's filter from FilterExpression or the legacy
+// QueryFilter/ScanFilter (legacyName) with ConditionalOperator.
+func filterOf(filterExpr *string, legacyName string, legacy map[string]expr.Condition, condOp string, p *expr.Params) (expr.Cond, error) {
+	switch {
+	case filterExpr != nil:
+		return expr.ParseCondition("FilterExpression", *filterExpr, p)
+	case legacy != nil:
+		return expr.FromConditions(legacyName, legacy, condOp)
+	case condOp != "":
+		return nil, apierr.Validation("ConditionalOperator can only be used when Filter or Expected has two or more elements")
+	}
+	return nil, nil
 }
