@@ -16,7 +16,7 @@ import (
 // positions recorded with them.
 //
 //	tombstone 0x14 | table id (4) | partition (2) | key(pk) | key(sk) -> format | conflict.Version | deleted-at (8, Unix ns)
-//	applied   0x15 | table id (4) | source region | 0x00 | partition (2) -> position (8)
+//	applied   0x15 | table id (4) | source region | 0x00 | partition (2) -> format (1) | stream seq (8) | change seq (8)
 //
 // A deleted item of a replicated table leaves a tombstone carrying the
 // delete's version, so that an older write arriving late from another region
@@ -28,7 +28,47 @@ const (
 	prefixApplied   byte = 0x15
 
 	tombstoneFormat byte = 1
+	appliedFormat   byte = 1
 )
+
+// ReplicaPos is how far one partition of a peer region's stream has been
+// applied: the last record covered, by JetStream stream sequence and by the
+// peer's outbox sequence of the partition (0 when unknown). The zero
+// ReplicaPos is the start of the stream.
+type ReplicaPos struct {
+	StreamSeq uint64
+	ChangeSeq uint64
+}
+
+// ErrPositionMismatch is wrapped by ApplyRemote when the stored applied
+// position is not the batch's from position: the batch was applied already
+// (or another one was applied in between). Nothing is written; the caller
+// must reload AppliedPosition and resume from there.
+var ErrPositionMismatch = errors.New("engine: applied position does not match the batch's start")
+
+func encodeAppliedPos(p ReplicaPos) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{appliedFormat}, p.StreamSeq)
+	return binary.BigEndian.AppendUint64(b, p.ChangeSeq)
+}
+
+// readAppliedPos returns the applied position stored at key, zero if none.
+func readAppliedPos(r pebble.Reader, key []byte) (ReplicaPos, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ReplicaPos{}, nil
+	}
+	if err != nil {
+		return ReplicaPos{}, err
+	}
+	defer closer.Close()
+	switch {
+	case len(v) == 17 && v[0] == appliedFormat:
+		return ReplicaPos{StreamSeq: binary.BigEndian.Uint64(v[1:9]), ChangeSeq: binary.BigEndian.Uint64(v[9:])}, nil
+	case len(v) == 8: // NB: the first format, a bare stream sequence
+		return ReplicaPos{StreamSeq: binary.BigEndian.Uint64(v)}, nil
+	}
+	return ReplicaPos{}, fmt.Errorf("engine: malformed applied position (%d bytes)", len(v))
+}
 
 func tombstoneKey(m *tableMeta, k *primaryKey) []byte {
 	key := binary.BigEndian.AppendUint16(tablePrefix(prefixTombstone, m.ID), uint16(k.part))
@@ -119,12 +159,16 @@ type RemoteResult struct {
 
 // ApplyRemote applies changes made in region source to one partition of a
 // table, in order, each iff its version is newer than the stored item's or
-// tombstone's, and records position as the applied position of (source,
+// tombstone's, and records to as the applied position of (source,
 // partition) in the same Pebble batch — so a change is applied exactly once
-// even across crashes. Applied changes appear in this region's stream as
-// ordinary records (their origin kept; a TTL delete becomes a plain REMOVE).
-// Every change must belong to the partition.
-func (db *DB) ApplyRemote(table string, part int, source string, position uint64, changes []*Change) (RemoteResult, error) {
+// even across crashes. The stored position must equal from (the zero
+// ReplicaPos when none is stored), else nothing is written and the error
+// wraps ErrPositionMismatch. Applied changes appear in this region's stream
+// as ordinary records (their origin kept; a TTL delete becomes a plain
+// REMOVE). Every change's key must hash to part here (the peer must have as
+// many partitions); a change of another partition is an error and nothing
+// is written. changes may be empty: only the position moves.
+func (db *DB) ApplyRemote(table string, part int, source string, from, to ReplicaPos, changes []*Change) (RemoteResult, error) {
 	t := db.table(resolveTableName(table))
 	if t == nil {
 		return RemoteResult{}, apierr.TableNotFound(table)
@@ -136,15 +180,39 @@ func (db *DB) ApplyRemote(table string, part int, source string, position uint64
 	err := t.parts[part].submit(func(b *pebble.Batch, d *partStats) error {
 		m := t.m()
 		res = RemoteResult{}
-		for _, c := range changes {
+		key := appliedKey(m.ID, source, part)
+		stored, err := readAppliedPos(b, key)
+		if err != nil {
+			return err
+		}
+		if stored != from {
+			return fmt.Errorf("%w: table %s partition %d from %s: stored %+v, batch from %+v",
+				ErrPositionMismatch, table, part, source, stored, from)
+		}
+		// NB: the group's Pebble batch is shared with other writes and an
+		// error does not undo what this request wrote: everything that can
+		// be refused is checked before the first write.
+		keys := make([]primaryKey, len(changes))
+		for i, c := range changes {
+			if c == nil {
+				return fmt.Errorf("engine: replicated change %d is nil", i)
+			}
 			k, err := m.keyFromKey(c.Keys)
 			if err != nil {
 				return fmt.Errorf("engine: replicated change with a bad key: %w", err)
 			}
 			if k.part != part {
-				return fmt.Errorf("engine: replicated change for partition %d applied to %d", k.part, part)
+				return fmt.Errorf("engine: replicated change for partition %d applied to %d (do both regions have the same partition count?)", k.part, part)
 			}
-			won, err := db.applyRemoteOne(b, d, m, k, c)
+			if c.NewImage != nil {
+				if err := m.checkItem(c.NewImage); err != nil {
+					return fmt.Errorf("engine: replicated change with a bad new image: %w", err)
+				}
+			}
+			keys[i] = k
+		}
+		for i, c := range changes {
+			won, err := db.applyRemoteOne(b, d, m, keys[i], c)
 			if err != nil {
 				return err
 			}
@@ -154,8 +222,7 @@ func (db *DB) ApplyRemote(table string, part int, source string, position uint64
 				res.Stale++
 			}
 		}
-		pos := binary.BigEndian.AppendUint64(nil, position)
-		return b.Set(appliedKey(m.ID, source, part), pos, nil)
+		return b.Set(key, encodeAppliedPos(to), nil)
 	})
 	return res, err
 }
@@ -214,24 +281,13 @@ func (db *DB) applyRemoteOne(b *pebble.Batch, d *partStats, m *tableMeta, k prim
 }
 
 // AppliedPosition returns the position recorded by the last ApplyRemote of
-// (source, partition) for the table, 0 if none.
-func (db *DB) AppliedPosition(table, source string, part int) (uint64, error) {
+// (source, partition) for the table, the zero ReplicaPos if none.
+func (db *DB) AppliedPosition(table, source string, part int) (ReplicaPos, error) {
 	t := db.table(resolveTableName(table))
 	if t == nil {
-		return 0, apierr.TableNotFound(table)
+		return ReplicaPos{}, apierr.TableNotFound(table)
 	}
-	v, closer, err := db.pebble.Get(appliedKey(t.m().ID, source, part))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer closer.Close()
-	if len(v) != 8 {
-		return 0, fmt.Errorf("engine: malformed applied position")
-	}
-	return binary.BigEndian.Uint64(v), nil
+	return readAppliedPos(db.pebble, appliedKey(t.m().ID, source, part))
 }
 
 // ItemVersion returns the stored version of an item, or of its tombstone

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"math/rand"
 	"sort"
@@ -102,7 +103,8 @@ func ship(t *testing.T, from, to *region, changes map[int][]*Change) RemoteResul
 	var total RemoteResult
 	for p, cs := range changes {
 		pos, _ := to.db.AppliedPosition("glob", from.name, p)
-		res, err := to.db.ApplyRemote("glob", p, from.name, pos+uint64(len(cs)), cs)
+		next := ReplicaPos{StreamSeq: pos.StreamSeq + uint64(len(cs)), ChangeSeq: pos.ChangeSeq + uint64(len(cs))}
+		res, err := to.db.ApplyRemote("glob", p, from.name, pos, next, cs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,9 +249,84 @@ func TestReplicasConverge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		recorded += pos
+		recorded += pos.StreamSeq
 	}
 	if recorded == 0 {
 		t.Fatal("no applied position recorded")
+	}
+}
+
+// TestApplyRemotePositionGuard checks that a batch applies only at the
+// stored position: a replay is refused whole with ErrPositionMismatch, and
+// a batch with a change of another partition writes nothing at all.
+func TestApplyRemotePositionGuard(t *testing.T) {
+	rs := newRegions(t, "r1", "r2")
+	r1, r2 := rs[0], rs[1]
+	gtPut(t, r1, "a", "v1")
+	gtPut(t, r1, "b", "v1")
+	pend := r1.pending(t)
+	for p, cs := range pend {
+		to := ReplicaPos{StreamSeq: 10, ChangeSeq: cs[len(cs)-1].Seq}
+		if _, err := r2.db.ApplyRemote("glob", p, "r1", ReplicaPos{}, to, cs); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r2.db.AppliedPosition("glob", "r1", p)
+		if err != nil || got != to {
+			t.Fatalf("applied position %+v, %v; want %+v", got, err, to)
+		}
+		// The same batch again: refused, nothing written.
+		res, err := r2.db.ApplyRemote("glob", p, "r1", ReplicaPos{}, to, cs)
+		if !errors.Is(err, ErrPositionMismatch) || res != (RemoteResult{}) {
+			t.Fatalf("replayed batch: %+v, %v", res, err)
+		}
+		if got, _ := r2.db.AppliedPosition("glob", "r1", p); got != to {
+			t.Fatalf("position moved by a refused batch: %+v", got)
+		}
+	}
+	if d1, d2 := dump(t, r1), dump(t, r2); d1 != d2 {
+		t.Fatalf("not converged:\n%s\n---\n%s", d1, d2)
+	}
+	// A batch whose second change is of another partition is refused
+	// before its first change is written.
+	m := r1.db.table("glob").m()
+	var ka, kb string
+	var pa int
+	for i := 0; kb == ""; i++ {
+		k := fmt.Sprintf("m%d", i)
+		pk, err := m.keyFromKey(gtKey(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case ka == "":
+			ka, pa = k, pk.part
+		case pk.part != pa:
+			kb = k
+		}
+		if i > 1000 {
+			t.Skip("one partition")
+		}
+	}
+	gtPut(t, r1, ka, "v2")
+	gtPut(t, r1, kb, "v2")
+	pend = r1.pending(t)
+	var mixed []*Change
+	for p, cs := range pend {
+		if p == pa {
+			mixed = append(cs, mixed...)
+		} else {
+			mixed = append(mixed, cs...)
+		}
+	}
+	before := dump(t, r2)
+	from, _ := r2.db.AppliedPosition("glob", "r1", pa)
+	if _, err := r2.db.ApplyRemote("glob", pa, "r1", from, ReplicaPos{StreamSeq: 99}, mixed); err == nil {
+		t.Fatal("a batch with a change of another partition was applied")
+	}
+	if after := dump(t, r2); after != before {
+		t.Fatalf("a refused batch wrote:\n%s\n---\n%s", after, before)
+	}
+	if got, _ := r2.db.AppliedPosition("glob", "r1", pa); got != from {
+		t.Fatalf("a refused batch moved the position to %+v", got)
 	}
 }

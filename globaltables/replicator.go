@@ -35,15 +35,13 @@ func (r Record) origin() string {
 
 // Pos is how far one partition of the peer's stream has been applied: the
 // last record covered, by JetStream stream sequence and by the peer's
-// outbox sequence. It is what the engine stores durably, in the same Pebble
-// batch as the applied writes. The zero Pos is the start of the stream; a
-// Pos with ChangeSeq 0 does not know the outbox sequence, so the first
-// record delivered after it is taken as the next one whatever its
-// ChangeSeq (a backfill snapshot should record both numbers).
-type Pos struct {
-	StreamSeq uint64
-	ChangeSeq uint64
-}
+// outbox sequence. It is engine.ReplicaPos, what the engine stores durably
+// in the same Pebble batch as the applied writes (DB.ApplyRemote). The zero
+// Pos is the start of the stream; a Pos with ChangeSeq 0 does not know the
+// outbox sequence, so the first record delivered after it is taken as the
+// next one whatever its ChangeSeq (a backfill snapshot should record both
+// numbers).
+type Pos = engine.ReplicaPos
 
 // Batch is a run of consecutive records of one partition to hand to the
 // engine. The engine applies Apply (each change under Decide) and stores

@@ -31,7 +31,7 @@ func TestReadyAdvanceKeepsLaterItems(t *testing.T) {
 	_ = r.Restore(map[int]Pos{0: {StreamSeq: 3, ChangeSeq: 3}})
 	_ = r.Deliver(rec(0, 4, 4, "b"))
 	r.Advance(stale) // from before Restore: ignored
-	if rd := r.Ready(); len(rd.Batches) != 1 || rd.Batches[0].From != (Pos{3, 3}) {
+	if rd := r.Ready(); len(rd.Batches) != 1 || rd.Batches[0].From != (Pos{StreamSeq: 3, ChangeSeq: 3}) {
 		t.Fatalf("stale Advance dropped new work: %+v", rd.Batches)
 	}
 }
@@ -53,8 +53,8 @@ func FuzzDeliver(f *testing.F) {
 	f.Add([]byte{0, 1, 1, 1, 0, 2, 2, 0, 3, 5, 4, 2, 9, 9})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		r, _ := NewReplicator(Config{Peer: "b", MaxReorder: 2, GapTimeout: 2, ReReadTimeout: 3})
-		_ = r.Restore(map[int]Pos{0: {1, 1}, 1: {1, 1}})
-		end := map[int]Pos{0: {1, 1}, 1: {1, 1}}
+		_ = r.Restore(map[int]Pos{0: {StreamSeq: 1, ChangeSeq: 1}, 1: {StreamSeq: 1, ChangeSeq: 1}})
+		end := map[int]Pos{0: {StreamSeq: 1, ChangeSeq: 1}, 1: {StreamSeq: 1, ChangeSeq: 1}}
 		for i := 0; i+3 < len(ops); i += 4 {
 			p, seq, cs := int(ops[i+1]%3)-1+int(ops[i+1]/200), uint64(ops[i+2]), uint64(ops[i+3])
 			switch ops[i] % 5 {
