@@ -1,0 +1,526 @@
+package globaltables
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/godwit-db/godwit/engine"
+	"github.com/godwit-db/godwit/streams"
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DriverConfig configures a Driver: one table replicated from one peer
+// region into the local engine. Zero fields take their defaults.
+type DriverConfig struct {
+	// Peer is the region whose table stream is read. Required.
+	Peer string
+	// Table is the table's name, the same in both regions. Required.
+	Table string
+	// PeerJetStream is a JetStream handle on the peer region's NATS. Required.
+	PeerJetStream jetstream.JetStream
+	// DB is the local engine. Required.
+	DB *engine.DB
+	// TickInterval is the length of one Replicator tick (real time: the
+	// driver is the only place that reads the clock). Default 100ms.
+	TickInterval time.Duration
+	// RetryInterval is how long the driver waits before it reloads its
+	// positions and reopens the peer's stream after a failure. Default 1s.
+	RetryInterval time.Duration
+	// Replicator tunes the core; its Peer is set from Peer.
+	Replicator Config
+	// Source tunes the JetStream reader of the peer's stream.
+	Source streams.JetStreamSourceConfig
+	// Logger is named "globaltables.driver". Default a null logger.
+	Logger hclog.Logger
+	// Registerer receives the driver's metrics. Default none.
+	Registerer prometheus.Registerer
+}
+
+// DefaultDriverConfig returns a DriverConfig with every default filled in
+// (Peer, Table, PeerJetStream and DB empty).
+func DefaultDriverConfig() DriverConfig {
+	return DriverConfig{
+		TickInterval:  100 * time.Millisecond,
+		RetryInterval: time.Second,
+		Replicator:    DefaultConfig(),
+		Logger:        hclog.NewNullLogger(),
+	}
+}
+
+// Validate reports every problem with c at once.
+func (c DriverConfig) Validate() error {
+	var errs []error
+	if c.Peer == "" {
+		errs = append(errs, errors.New("globaltables: driver Peer region is required"))
+	}
+	if c.Table == "" {
+		errs = append(errs, errors.New("globaltables: driver Table is required"))
+	}
+	if c.PeerJetStream == nil {
+		errs = append(errs, errors.New("globaltables: driver PeerJetStream is required"))
+	}
+	if c.DB == nil {
+		errs = append(errs, errors.New("globaltables: driver DB is required"))
+	} else if c.Peer != "" && c.Peer == c.DB.Region() {
+		errs = append(errs, fmt.Errorf("globaltables: driver Peer %s is the local region", c.Peer))
+	}
+	if c.TickInterval < 0 {
+		errs = append(errs, fmt.Errorf("globaltables: driver TickInterval %v is negative", c.TickInterval))
+	}
+	if c.RetryInterval < 0 {
+		errs = append(errs, fmt.Errorf("globaltables: driver RetryInterval %v is negative", c.RetryInterval))
+	}
+	rc := c.Replicator
+	rc.Peer = c.Peer
+	if c.Peer != "" {
+		if err := rc.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c DriverConfig) withDefaults() DriverConfig {
+	d := DefaultDriverConfig()
+	if c.TickInterval == 0 {
+		c.TickInterval = d.TickInterval
+	}
+	if c.RetryInterval == 0 {
+		c.RetryInterval = d.RetryInterval
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	c.Replicator.Peer = c.Peer
+	return c
+}
+
+// ErrNoPeerStream is wrapped by Start when the peer region has no stream
+// for the table (yet): its publisher creates it with the table's stream.
+var ErrNoPeerStream = errors.New("globaltables: the peer region has no stream for the table")
+
+// ErrPartitionMismatch is wrapped by Start when the peer's table has
+// another partition count than the local one: replicas are created with
+// the same count, so that a key hashes to the same partition everywhere.
+var ErrPartitionMismatch = errors.New("globaltables: the peer's table has another partition count")
+
+// DriverStatus is a snapshot of a Driver.
+type DriverStatus struct {
+	Peer, Table string
+	// Stream is the peer's JetStream stream being read.
+	Stream string
+	// Running is true between Start and Stop.
+	Running bool
+	// Resync is set once the peer's stream lost records this region still
+	// needed: replication of the table is stopped. Resynchronising from a
+	// snapshot is a later step; until then the driver must be restarted
+	// after the table was repaired by other means.
+	Resync *Resync
+	// LastError is the last failure (apply or read), "" if none.
+	LastError string
+	// Applied and Stale count changes handed to the engine that won
+	// last-writer-wins and that lost (or were already there).
+	Applied, Stale uint64
+	// Restores counts reloads of the durable positions after a failure.
+	Restores uint64
+	// Replicator is the core's state.
+	Replicator Status
+}
+
+// Driver replicates one table from one peer region into the local engine:
+// it reads the peer's table stream through a streams.Consumer, feeds the
+// records to a Replicator, and carries out what it returns (ApplyRemote of
+// each batch, re-reads). Every call to the core is made from the driver's
+// one goroutine. Safe for concurrent use.
+type Driver struct {
+	cfg DriverConfig
+	log hclog.Logger
+	m   *driverMetrics
+
+	mu      sync.Mutex // guards status, running, cancel
+	status  DriverStatus
+	running bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// NewDriver returns a Driver for cfg, not started.
+func NewDriver(cfg DriverConfig) (*Driver, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Driver{
+		cfg:    cfg,
+		log:    cfg.Logger.Named("globaltables.driver").With("peer", cfg.Peer, "table", cfg.Table),
+		m:      newDriverMetrics(cfg.Registerer, cfg.Peer, cfg.Table),
+		status: DriverStatus{Peer: cfg.Peer, Table: cfg.Table},
+	}, nil
+}
+
+// driverRun is the state of one Start..Stop run, owned by its goroutine.
+type driverRun struct {
+	d       *Driver
+	core    *Replicator
+	src     *streams.JetStreamSource
+	parts   int
+	reader  *peerReader
+	broken  bool // positions must be reloaded and the reader reopened
+	retryAt time.Time
+	pending map[int]uint64
+}
+
+// Start finds the peer's stream of the table, checks that both tables have
+// the same partition count, restores the core from the engine's applied
+// positions and starts replicating until Stop. ctx bounds only the start.
+func (d *Driver) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.running {
+		return errors.New("globaltables: driver already started")
+	}
+	info, ok := d.cfg.DB.Table(d.cfg.Table)
+	if !ok {
+		return fmt.Errorf("globaltables: no local table %s", d.cfg.Table)
+	}
+	ts, ok, err := streams.LatestTableStream(ctx, d.cfg.PeerJetStream, d.cfg.Peer, d.cfg.Table)
+	if err != nil {
+		return fmt.Errorf("globaltables: find %s's stream of %s: %w", d.cfg.Peer, d.cfg.Table, err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s in %s", ErrNoPeerStream, d.cfg.Table, d.cfg.Peer)
+	}
+	if ts.Partitions != info.Partitions {
+		return fmt.Errorf("%w: %s has %d partitions in %s, %d here", ErrPartitionMismatch,
+			d.cfg.Table, ts.Partitions, d.cfg.Peer, info.Partitions)
+	}
+	src, err := streams.NewJetStreamSource(ctx, d.cfg.PeerJetStream, ts.Name, d.cfg.Source)
+	if err != nil {
+		return fmt.Errorf("globaltables: %w", err)
+	}
+	core, err := NewReplicator(d.cfg.Replicator)
+	if err != nil {
+		return err
+	}
+	r := &driverRun{d: d, core: core, src: src, parts: info.Partitions, pending: map[int]uint64{}}
+	if err := r.restore(ctx); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	d.running, d.cancel, d.done = true, cancel, make(chan struct{})
+	d.status.Running, d.status.Stream, d.status.Resync = true, ts.Name, nil
+	d.log.Info("replication started", "stream", ts.Name, "partitions", info.Partitions)
+	go r.loop(runCtx, d.done)
+	return nil
+}
+
+// Stop stops replicating and waits for the driver's goroutine. What was
+// applied is durable; a later Start resumes after it. Idempotent.
+func (d *Driver) Stop() error {
+	d.mu.Lock()
+	if !d.running {
+		d.mu.Unlock()
+		return nil
+	}
+	cancel, done := d.cancel, d.done
+	d.mu.Unlock()
+	cancel()
+	<-done
+	d.mu.Lock()
+	d.running, d.status.Running = false, false
+	d.mu.Unlock()
+	return nil
+}
+
+// Status returns a snapshot of the driver's state.
+func (d *Driver) Status() DriverStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.status
+	s.Replicator.Partitions = maps.Clone(s.Replicator.Partitions)
+	return s
+}
+
+func (d *Driver) update(f func(s *DriverStatus)) {
+	d.mu.Lock()
+	f(&d.status)
+	d.mu.Unlock()
+}
+
+// restore reloads every partition's durable position into the core and
+// reopens the reader after them.
+func (r *driverRun) restore(ctx context.Context) error {
+	positions := make(map[int]Pos, r.parts)
+	for p := 0; p < r.parts; p++ {
+		pos, err := r.d.cfg.DB.AppliedPosition(r.d.cfg.Table, r.d.cfg.Peer, p)
+		if err != nil {
+			return fmt.Errorf("globaltables: applied position of partition %d: %w", p, err)
+		}
+		positions[p] = pos
+	}
+	if err := r.core.Restore(positions); err != nil {
+		return err
+	}
+	resume := streams.Position{}
+	for p, pos := range positions {
+		if pos.StreamSeq > 0 {
+			resume[p] = pos.StreamSeq
+		}
+	}
+	if err := r.open(ctx, resume); err != nil {
+		return err
+	}
+	r.broken = false
+	return nil
+}
+
+// reopen restarts the reader after the core's accepted positions, with the
+// re-read partitions after their re-read point.
+func (r *driverRun) reopen(ctx context.Context, rereads []ReRead) error {
+	resume := streams.Position{}
+	for p, ps := range r.core.Status().Partitions {
+		if ps.Accepted.StreamSeq > 0 {
+			resume[p] = ps.Accepted.StreamSeq
+		}
+	}
+	for _, rr := range rereads {
+		if rr.After > 0 {
+			resume[rr.Partition] = rr.After
+		} else {
+			delete(resume, rr.Partition)
+		}
+	}
+	return r.open(ctx, resume)
+}
+
+func (r *driverRun) open(ctx context.Context, resume streams.Position) error {
+	r.closeReader()
+	c, err := streams.NewConsumer(ctx, r.src, streams.ConsumerConfig{
+		From:       streams.TrimHorizon,
+		Resume:     resume,
+		Name:       "replica-" + r.d.cfg.Peer + "-" + r.d.cfg.Table,
+		Logger:     r.d.cfg.Logger,
+		Registerer: r.d.cfg.Registerer,
+	})
+	if errors.Is(err, streams.ErrTrimmed) {
+		r.trimmed(ctx)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("globaltables: read %s's stream: %w", r.d.cfg.Peer, err)
+	}
+	r.reader = startPeerReader(c)
+	return nil
+}
+
+func (r *driverRun) closeReader() {
+	if r.reader != nil {
+		r.reader.close()
+		r.reader = nil
+	}
+}
+
+// trimmed tells the core the peer's stream starts past where some
+// partition needs it to.
+func (r *driverRun) trimmed(ctx context.Context) {
+	first := uint64(0)
+	if s, err := r.d.cfg.PeerJetStream.Stream(ctx, r.src.TableStream().Name); err == nil {
+		if info, err := s.Info(ctx); err == nil {
+			first = info.State.FirstSeq
+		}
+	}
+	if first == 0 {
+		r.fail(errors.New("the peer's stream was trimmed but its first sequence is unknown"))
+		return
+	}
+	for p := 0; p < r.parts; p++ {
+		r.core.Trimmed(p, first)
+	}
+}
+
+// fail records err and schedules a reload of the durable positions.
+func (r *driverRun) fail(err error) {
+	r.d.log.Warn("replication failed; reloading positions", "error", err, "retry-in", r.d.cfg.RetryInterval)
+	r.closeReader()
+	r.broken = true
+	r.retryAt = time.Now().Add(r.d.cfg.RetryInterval)
+	r.d.update(func(s *DriverStatus) { s.LastError = err.Error() })
+}
+
+func (r *driverRun) loop(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	defer r.closeReader()
+	tick := time.NewTicker(r.d.cfg.TickInterval)
+	defer tick.Stop()
+	r.publish()
+	for {
+		var recs <-chan readerItem
+		if r.reader != nil {
+			recs = r.reader.items
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case it := <-recs:
+			r.deliver(ctx, it)
+		case <-tick.C:
+			if r.broken {
+				if time.Now().After(r.retryAt) {
+					r.d.update(func(s *DriverStatus) { s.Restores++ })
+					if err := r.restore(ctx); err != nil && ctx.Err() == nil {
+						r.fail(err)
+					}
+				}
+				continue
+			}
+			r.core.Tick()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.process(ctx)
+		r.publish()
+	}
+}
+
+func (r *driverRun) deliver(ctx context.Context, it readerItem) {
+	if it.err != nil {
+		if errors.Is(it.err, streams.ErrTrimmed) {
+			r.closeReader()
+			r.trimmed(ctx)
+			return
+		}
+		if ctx.Err() == nil {
+			r.fail(fmt.Errorf("read %s's stream: %w", r.d.cfg.Peer, it.err))
+		}
+		return
+	}
+	for _, rec := range it.recs {
+		r.pending[rec.Partition] = rec.Pending
+		err := r.core.Deliver(Record{Partition: rec.Partition, Seq: rec.Seq, Origin: rec.Origin, Change: rec.Change})
+		if err != nil {
+			r.d.log.Error("malformed record in the peer's stream; skipped", "partition", rec.Partition, "seq", rec.Seq, "error", err)
+		}
+	}
+	var n uint64
+	for _, v := range r.pending {
+		n += v
+	}
+	r.d.m.pending.Set(float64(n))
+}
+
+// process carries out the core's Ready until it has nothing more.
+func (r *driverRun) process(ctx context.Context) {
+	for !r.broken && r.core.HasReady() {
+		rd := r.core.Ready()
+		for _, b := range rd.Batches {
+			if err := r.apply(b); err != nil {
+				r.fail(err)
+				return
+			}
+		}
+		if len(rd.ReReads) > 0 && rd.Resync == nil {
+			for _, rr := range rd.ReReads {
+				r.d.log.Info("re-reading a partition of the peer's stream", "partition", rr.Partition, "after", rr.After, "reason", rr.Reason)
+			}
+			if err := r.reopen(ctx, rd.ReReads); err != nil {
+				r.fail(err)
+				return
+			}
+		}
+		if rd.Resync != nil {
+			rs := *rd.Resync
+			r.d.log.Error("REPLICATION STOPPED: the peer's stream no longer holds records this region needs; "+
+				"the table must be resynchronised from a snapshot", "partition", rs.Partition, "after", rs.After,
+				"first-available", rs.FirstAvailable, "reason", rs.Reason)
+			r.closeReader()
+			r.d.m.resync.Set(1)
+			r.d.update(func(s *DriverStatus) { s.Resync = &rs })
+		}
+		r.core.Advance(rd)
+	}
+}
+
+// apply hands one batch to the engine and acknowledges it to the core.
+func (r *driverRun) apply(b Batch) error {
+	changes := make([]*engine.Change, len(b.Apply))
+	for i, rec := range b.Apply {
+		changes[i] = rec.Change
+	}
+	res, err := r.d.cfg.DB.ApplyRemote(r.d.cfg.Table, b.Partition, r.d.cfg.Peer, b.From, b.Position, changes)
+	if err != nil {
+		return fmt.Errorf("apply partition %d %+v..%+v: %w", b.Partition, b.From, b.Position, err)
+	}
+	now := time.Now()
+	for _, rec := range b.Apply {
+		r.d.m.latency.Observe(max(now.Sub(time.Unix(0, rec.Change.CreatedAt)).Seconds(), 0))
+	}
+	r.d.m.applied.Add(float64(res.Applied))
+	r.d.m.stale.Add(float64(res.Stale))
+	r.d.m.skipped.Add(float64(len(b.Skipped)))
+	r.d.update(func(s *DriverStatus) {
+		s.Applied += uint64(res.Applied)
+		s.Stale += uint64(res.Stale)
+	})
+	if err := r.core.Applied(b.Partition, b.Position.StreamSeq); err != nil {
+		return err
+	}
+	return nil
+}
+
+// publish copies the core's status into the driver's.
+func (r *driverRun) publish() {
+	st := r.core.Status()
+	r.d.update(func(s *DriverStatus) { s.Replicator = st })
+}
+
+// peerReader pumps a Consumer's records into a channel the driver's loop
+// selects on, so that ticks go on while the peer is idle.
+type peerReader struct {
+	c      *streams.Consumer
+	items  chan readerItem
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type readerItem struct {
+	recs []streams.Record
+	err  error
+}
+
+func startPeerReader(c *streams.Consumer) *peerReader {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr := &peerReader{c: c, items: make(chan readerItem), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(pr.done)
+		for {
+			recs, err := c.NextBatch(ctx, 256)
+			if ctx.Err() != nil {
+				return
+			}
+			select {
+			case pr.items <- readerItem{recs: recs, err: err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return pr
+}
+
+// close stops the reader and its consumer; records not taken are dropped
+// (the core re-reads after what it accepted).
+func (pr *peerReader) close() {
+	pr.cancel()
+	<-pr.done
+	_ = pr.c.Close()
+}

@@ -1,0 +1,65 @@
+package globaltables
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// driverMetrics are one driver's series, labelled by source region and table.
+type driverMetrics struct {
+	latency prometheus.Observer
+	applied prometheus.Counter
+	stale   prometheus.Counter
+	skipped prometheus.Counter
+	pending prometheus.Gauge
+	resync  prometheus.Gauge
+}
+
+func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMetrics {
+	names := []string{"source", "table"}
+	latency := registerVec(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "godwit", Subsystem: "replication", Name: "latency_seconds",
+		Help:    "Time from a change's write in its origin region to its apply here (across both regions' clocks).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+	}, names))
+	records := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "godwit", Subsystem: "replication", Name: "records_total",
+		Help: "Records of the peer's stream by outcome: applied (won last-writer-wins), stale (lost or already there), skipped (another region's change, never applied back).",
+	}, []string{"source", "table", "result"}))
+	pending := registerVec(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "godwit", Subsystem: "replication", Name: "pending_records",
+		Help: "Records of the peer's stream not yet read, as last reported by JetStream.",
+	}, names))
+	resync := registerVec(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "godwit", Subsystem: "replication", Name: "resync_required",
+		Help: "1 when the peer's stream lost records this region needs: replication of the table is stopped.",
+	}, names))
+	l := prometheus.Labels{"source": source, "table": table}
+	return &driverMetrics{
+		latency: latency.With(l),
+		applied: records.With(prometheus.Labels{"source": source, "table": table, "result": "applied"}),
+		stale:   records.With(prometheus.Labels{"source": source, "table": table, "result": "stale"}),
+		skipped: records.With(prometheus.Labels{"source": source, "table": table, "result": "skipped"}),
+		pending: pending.With(l),
+		resync:  resync.With(l),
+	}
+}
+
+// registerVec registers c with reg (when reg is not nil) and returns the
+// collector to use: c, or the equal one already registered (several
+// drivers share one registry).
+func registerVec[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}
