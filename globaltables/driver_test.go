@@ -3,6 +3,7 @@ package globaltables
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -42,6 +43,11 @@ func gtLogger() hclog.Logger {
 
 func gtStartRegion(t *testing.T, name string) *gtRegion {
 	t.Helper()
+	return gtStartRegionN(t, name, 4)
+}
+
+func gtStartRegionN(t *testing.T, name string, partitions int) *gtRegion {
+	t.Helper()
 	srv, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: embedded.NoListener, Domain: name, MaxStore: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +71,7 @@ func gtStartRegion(t *testing.T, name string) *gtRegion {
 		t.Fatal(err)
 	}
 	db, err := engine.Open(engine.Config{
-		Dir: t.TempDir(), Region: name, DefaultPartitions: 4, NoSync: true,
+		Dir: t.TempDir(), Region: name, DefaultPartitions: partitions, NoSync: true,
 		TTLSweepInterval: -1, Listener: pub.Listener(),
 	})
 	if err != nil {
@@ -419,4 +425,69 @@ func testutilCount(t *testing.T, reg *prometheus.Registry, name string) uint64 {
 		}
 	}
 	return n
+}
+
+// TestDriverPartitionMismatch checks that a peer table with another
+// partition count is refused at Start.
+func TestDriverPartitionMismatch(t *testing.T) {
+	us := gtStartRegionN(t, "us-east-1", 4)
+	eu := gtStartRegionN(t, "eu-west-1", 2)
+	gtPut(t, us, "a", "x")
+	gtWaitStream(t, us)
+	d, err := NewDriver(DriverConfig{Peer: us.name, Table: gtTable, PeerJetStream: us.js, DB: eu.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); !errors.Is(err, ErrPartitionMismatch) {
+		t.Fatalf("start: %v, want ErrPartitionMismatch", err)
+	}
+	if d.Status().Running {
+		t.Fatal("driver runs after a failed start")
+	}
+}
+
+// TestDriverConfigValidate checks that every missing field is reported.
+func TestDriverConfigValidate(t *testing.T) {
+	err := DriverConfig{TickInterval: -1}.Validate()
+	for _, want := range []string{"Peer", "Table", "PeerJetStream", "DB", "TickInterval"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, missing %s", err, want)
+		}
+	}
+}
+
+// TestDriverTwinsApplyOnce runs two drivers for the same (peer, table) at
+// once, a misconfiguration: the engine's position guard lets each batch
+// apply through one of them only, the other reloads its positions, and
+// between them every change of the peer is handed to the engine once.
+func TestDriverTwinsApplyOnce(t *testing.T) {
+	us := gtStartRegion(t, "us-east-1")
+	eu := gtStartRegion(t, "eu-west-1")
+	gtPut(t, us, "seed", "x")
+	gtWaitStream(t, us)
+	a := gtDriver(t, eu, us, nil)
+	b := gtDriver(t, eu, us, nil)
+	rng := rand.New(rand.NewSource(1))
+	keys := []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"}
+	for round := 0; round < 5; round++ {
+		gtWorkload(t, us, rng, keys, 40, fmt.Sprint(round))
+	}
+	gtEventually(t, 20*time.Second, "the twins to catch up", func() bool {
+		return gtCaughtUp(a, us) && gtCaughtUp(b, us)
+	})
+	info, _ := us.db.Table(gtTable)
+	var made uint64 // NB: a delete of an absent item makes no change
+	for p := 0; p < info.Partitions; p++ {
+		head, _ := us.db.OutboxHead(gtTable, p)
+		made += head
+	}
+	sa, sb := a.Status(), b.Status()
+	if got := sa.Applied + sa.Stale + sb.Applied + sb.Stale; got != made {
+		t.Fatalf("twins handed %d changes to the engine, us-east-1 made %d (a %+v, b %+v)", got, made, sa, sb)
+	}
+	all := append([]string{"seed"}, keys...)
+	if du, de := gtDump(t, us, all), gtDump(t, eu, all); du != de {
+		t.Fatalf("not converged:\n%s\n---\n%s", du, de)
+	}
+	t.Logf("a: applied %d stale %d restores %d; b: applied %d stale %d restores %d", sa.Applied, sa.Stale, sa.Restores, sb.Applied, sb.Stale, sb.Restores)
 }
