@@ -1,6 +1,16 @@
 // Package globaltables replicates tables between regions (Global Tables,
-// version 2019.11.21). This first piece is the replicator's decision logic
-// as a pure core, in the style of etcd raft: a Replicator does no I/O,
+// version 2019.11.21). A Driver (driver.go) replicates one table from one
+// peer region: it reads the peer's change stream over NATS JetStream with
+// the streams consumer library and applies it with engine.ApplyRemote
+// (last-writer-wins, exactly-once positions):
+//
+//	d, err := globaltables.NewDriver(globaltables.DriverConfig{
+//		Peer: "us-west-2", Table: "Orders", PeerJetStream: js, DB: db})
+//	err = d.Start(ctx)
+//	defer d.Stop()
+//
+// Its decisions come from the replicator core, in the style of etcd raft:
+// a Replicator does no I/O,
 // starts no goroutine and never reads the clock. Its driver feeds it
 // events (Deliver, Applied, Tick, Trimmed, Restore) and carries out the
 // effects it returns from Ready, then calls Advance:
@@ -17,7 +27,7 @@
 //		if r.HasReady() {
 //			rd := r.Ready()
 //			for _, b := range rd.Batches { // per partition, in order
-//				engineApply(b.Apply, b.Position) // one Pebble batch, LWW via Decide
+//				engineApply(b.From, b.Position, b.Apply) // one Pebble batch, LWW via Decide
 //				r.Applied(b.Partition, b.Position.StreamSeq)
 //			}
 //			// rd.ReReads: reopen those partitions' readers after ReRead.After
