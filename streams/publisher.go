@@ -212,6 +212,11 @@ type Publisher struct {
 	// Set by Start.
 	started atomic.Bool
 	db      *engine.DB
+	nc      *nats.Conn
+	// lost counts the connection's losses (reconnecting or closed): a
+	// record published before one may never be acknowledged, and counts
+	// as failed at once, as nats.go's futures do.
+	lost    atomic.Uint64
 	js      jetstream.JetStream
 	region  string
 	ctx     context.Context // cancelled when Stop gives up or returns
@@ -299,8 +304,10 @@ func (p *Publisher) Start(db *engine.DB, nc *nats.Conn) error {
 	if max := nc.MaxPayload(); max > 0 && max < 1<<20 {
 		p.log.Warn("NATS max_payload is below 1 MiB: changes of large items cannot be published", "max-payload", max)
 	}
-	p.db, p.js, p.region = db, js, db.Region()
+	p.db, p.nc, p.js, p.region = db, nc, js, db.Region()
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	status := nc.StatusChanged(nats.RECONNECTING, nats.CLOSED)
+	go p.watchConn(nc, status)
 	p.wg.Add(1)
 	go p.manage()
 	go func() {
@@ -310,6 +317,28 @@ func (p *Publisher) Start(db *engine.DB, nc *nats.Conn) error {
 	p.log.Info("publisher started", "region", p.region, "retention", p.cfg.Retention,
 		"sync-interval", p.cfg.SyncInterval, "max-in-flight", p.cfg.MaxInFlight)
 	return nil
+}
+
+// watchConn counts the connection's losses and wakes every worker waiting
+// for acks, until the publisher has stopped.
+func (p *Publisher) watchConn(nc *nats.Conn, status chan nats.Status) {
+	for {
+		select {
+		case _, ok := <-status:
+			if !ok {
+				return
+			}
+			p.lost.Add(1)
+			p.mu.RLock()
+			for _, w := range p.workers {
+				poke(w.acks.wake)
+			}
+			p.mu.RUnlock()
+		case <-p.stopped:
+			nc.RemoveStatusListener(status)
+			return
+		}
+	}
 }
 
 // Stop stops the publisher: every partition first publishes what its
@@ -432,6 +461,8 @@ type pubWorker struct {
 	housekept time.Time            // wall time of the last housekeep
 	batch     []engine.OutboxEntry // reused by drain
 	names     map[string]*labelNames
+	msg       *nats.Msg // reused by publish (PublishMsg copies it out)
+	acks      pubAcks
 }
 
 // labelNames are a label's JetStream names on the worker's partition.
@@ -458,13 +489,15 @@ func (w *pubWorker) namesFor(label string) *labelNames {
 	return n
 }
 
-// pubPending is a record published and not yet settled; fut is nil for an
-// entry JetStream already held.
+// pubPending is a record published and not yet settled; deadline is zero
+// for an entry JetStream already held (nothing to wait for), else the time
+// by which its acknowledgement must have arrived.
 type pubPending struct {
-	seq     uint64
-	label   string
-	created int64
-	fut     jetstream.PubAckFuture
+	seq      uint64
+	label    string
+	created  int64
+	deadline time.Time
+	lost     uint64 // Publisher.lost when published
 }
 
 // pubAckMark: entries up to seq were acknowledged by at (the last ack
@@ -488,6 +521,7 @@ func (w *pubWorker) logger() hclog.Logger {
 
 func (w *pubWorker) run() {
 	defer w.p.wg.Done()
+	defer w.acks.close()
 	defer w.unsync()
 	p := w.p
 	tick := time.NewTicker(p.cfg.PollInterval)
@@ -643,7 +677,7 @@ func (w *pubWorker) resync(ctx context.Context) error {
 	}
 	w.sent = from
 	w.prevLabel = ""
-	w.acked(from, nil)
+	w.acked(from)
 	w.synced = true
 	return nil
 }
@@ -660,16 +694,12 @@ func streamLabelOf(info engine.TableInfo) string {
 // them can be stored after the next resync has read JetStream's position.
 func (w *pubWorker) unsync() {
 	for _, e := range w.inflight {
-		if e.fut == nil {
-			continue
-		}
-		select {
-		case <-e.fut.Ok():
-		case <-e.fut.Err():
-		case <-w.p.ctx.Done():
+		if !e.deadline.IsZero() {
+			_, _ = w.acks.wait(w.p.ctx, e.seq, e.deadline, e.lost)
 		}
 	}
 	w.inflight = nil
+	w.acks.newEpoch() // NB: acks still on their way are dropped
 	w.synced = false
 }
 
@@ -705,7 +735,7 @@ func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
 	if c.Seq <= last {
 		w.sent = c.Seq
 		if len(w.inflight) == 0 {
-			w.acked(c.Seq, nil)
+			w.acked(c.Seq)
 		} else {
 			w.inflight = append(w.inflight, pubPending{seq: c.Seq, label: label})
 		}
@@ -727,29 +757,41 @@ func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
 			return err
 		}
 	}
+	if err := w.acks.subscribe(w.p.nc); err != nil {
+		return err
+	}
 	names := w.namesFor(label)
 	seq := strconv.FormatUint(c.Seq, 10)
 	// NB: the body is the outbox entry's stored bytes, which are the
-	// Change's AppendBinary encoding (the message format).
-	msg := &nats.Msg{
-		Subject: names.subject,
-		Data:    c.Data,
-		Header: nats.Header{
-			HeaderMsgID:  {names.msgIDPrefix + seq},
-			HeaderOrigin: {c.Origin},
-			HeaderSeq:    {seq},
-			HeaderLayout: {layoutVersion},
-		},
+	// Change's AppendBinary encoding (the message format). The message is
+	// published with a plain PublishMsg, never retried by the client (a
+	// delayed retry could land after later records), and its ack comes
+	// back on the worker's own reply subject (pubAcks).
+	msg := w.msg
+	if msg == nil {
+		msg = &nats.Msg{Header: nats.Header{
+			HeaderMsgID:                    {""},
+			HeaderOrigin:                   {""},
+			HeaderSeq:                      {""},
+			HeaderLayout:                   {layoutVersion},
+			jetstream.ExpectedStreamHeader: {""},
+		}}
+		w.msg = msg
 	}
-	fut, err := w.p.js.PublishMsgAsync(msg,
-		jetstream.WithExpectStream(names.stream),
-		jetstream.WithRetryAttempts(0), // NB: a delayed client-side retry could land after later records
-		jetstream.WithStallWait(w.p.cfg.PublishTimeout))
+	msg.Subject, msg.Data, msg.Reply = names.subject, c.Data, w.acks.reply(c.Seq)
+	msg.Header[HeaderMsgID][0] = names.msgIDPrefix + seq
+	msg.Header[HeaderOrigin][0] = c.Origin
+	msg.Header[HeaderSeq][0] = seq
+	msg.Header[jetstream.ExpectedStreamHeader][0] = names.stream
+	lost := w.p.lost.Load() // NB: before the publish, so a loss during it counts
+	err = w.p.nc.PublishMsg(msg)
+	msg.Data = nil // NB: PublishMsg copied it; do not pin it
 	if err != nil {
 		return fmt.Errorf("publish seq %d: %w", c.Seq, err)
 	}
 	w.sent = c.Seq
-	w.inflight = append(w.inflight, pubPending{seq: c.Seq, label: label, created: c.CreatedAt, fut: fut})
+	w.inflight = append(w.inflight, pubPending{seq: c.Seq, label: label, created: c.CreatedAt,
+		deadline: time.Now().Add(w.p.cfg.PublishTimeout), lost: lost})
 	return nil
 }
 
@@ -760,7 +802,7 @@ var errRecreated = errors.New("streams: the stream was recreated; resyncing")
 // of it since.
 func (w *pubWorker) ensure(ctx context.Context, label string) error {
 	if inc, ok := w.ensured[label]; ok {
-		if !w.p.incarnation(StreamName(w.tableID, label)).Equal(inc) {
+		if !w.p.incarnation(w.namesFor(label).stream).Equal(inc) {
 			return errRecreated
 		}
 		return nil
@@ -787,17 +829,17 @@ func (w *pubWorker) ensure(ctx context.Context, label string) error {
 // settleOne waits for the oldest record in flight.
 func (w *pubWorker) settleOne(ctx context.Context) error {
 	e := w.inflight[0]
-	var ack *jetstream.PubAck
-	if e.fut != nil {
-		select {
-		case ack = <-e.fut.Ok():
-		case err := <-e.fut.Err():
-			// NB: the future is resolved (its channel drained): drop it, or
-			// unsync would wait for it forever.
+	var ack pubAck
+	if !e.deadline.IsZero() {
+		var err error
+		if ack, err = w.acks.wait(ctx, e.seq, e.deadline, e.lost); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// NB: settled (answered or timed out): drop it, or unsync
+			// would wait for it again.
 			w.inflight = w.inflight[1:]
 			return fmt.Errorf("publish seq %d: %w", e.seq, err)
-		case <-ctx.Done():
-			return ctx.Err()
 		}
 	}
 	w.inflight = w.inflight[1:]
@@ -807,12 +849,12 @@ func (w *pubWorker) settleOne(ctx context.Context) error {
 	if e.label != "" {
 		w.last[e.label] = e.seq
 	}
-	w.acked(e.seq, ack)
-	if ack != nil {
+	w.acked(e.seq)
+	if !e.deadline.IsZero() {
 		now := w.p.cfg.Now()
 		w.p.m.published.WithLabelValues(w.table).Inc()
 		w.p.m.latency.Observe(now.Sub(time.Unix(0, e.created)).Seconds())
-		if ack.Duplicate {
+		if ack.duplicate {
 			w.p.m.duplicates.WithLabelValues(w.table).Inc()
 		}
 	}
@@ -829,7 +871,7 @@ func (w *pubWorker) settleAll(ctx context.Context) error {
 }
 
 // acked records that entries up to seq are in JetStream as of now.
-func (w *pubWorker) acked(seq uint64, _ *jetstream.PubAck) {
+func (w *pubWorker) acked(seq uint64) {
 	w.advanceDone(seq)
 	now := w.p.cfg.Now()
 	// NB: marks are coalesced (SyncInterval/16 wide) to bound memory at
