@@ -169,8 +169,11 @@ func (c PublisherConfig) Validate() error {
 // Delivery. Each partition has one goroutine. On (re)start, and after any
 // publish failure, it reads the last record JetStream holds on the
 // partition's subject and takes its Godwit-Seq as the resume point, then
-// publishes the outbox entries after it with PublishMsgAsync, up to
-// MaxInFlight unacknowledged, stopping at the first failure. NB: records
+// publishes the outbox entries after it (PublishMsg with a reply subject
+// of the worker's own, see pubAcks; no client-side retry), up to
+// MaxInFlight unacknowledged, stopping at the first failure: an error ack,
+// no ack within PublishTimeout, or a loss of the connection while records
+// were in flight. NB: records
 // are not acknowledged one by one before the next is sent; order rests on
 // NATS delivering one connection's messages in order and JetStream storing
 // one stream's inbound messages in arrival order, together with (a) no
@@ -291,13 +294,10 @@ func (p *Publisher) Start(db *engine.DB, nc *nats.Conn) error {
 	if !p.started.CompareAndSwap(false, true) {
 		return errors.New("streams: publisher already started")
 	}
-	js, err := jetstream.New(nc,
-		jetstream.WithPublishAsyncTimeout(p.cfg.PublishTimeout),
-		// NB: each partition bounds its own in-flight records; this cap
-		// only keeps a burst over many partitions from growing unbounded
-		// (PublishMsgAsync then waits up to PublishTimeout for a slot).
-		jetstream.WithPublishAsyncMaxPending(4*p.cfg.MaxInFlight+4096),
-	)
+	// NB: js only manages streams and reads positions; records are
+	// published on nc directly, each partition bounding its own in-flight
+	// records (MaxInFlight).
+	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("streams: jetstream: %w", err)
 	}
