@@ -228,7 +228,7 @@ func (db *DB) DeleteTable(ctx context.Context, in *DeleteTableInput) (any, error
 	b := db.pebble.NewBatch()
 	defer b.Close()
 	_ = b.Delete(catalogKey(name), nil)
-	prefixes := []byte{prefixItem, prefixIndex, prefixStats}
+	prefixes := []byte{prefixItem, prefixIndex, prefixStats, prefixTombstone, prefixApplied}
 	// NB: a table that had a stream keeps its outbox until the streams
 	// publisher has published it (dropped.go).
 	if kept, err := db.dropOutbox(b, t); err != nil {

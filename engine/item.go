@@ -65,7 +65,7 @@ func (k *primaryKey) itemKey(m *tableMeta) []byte {
 	return append(partitionPrefix(m.ID, k.part), k.enc...)
 }
 
-// keyOnly returns the key attributes as an item.
+// item returns the key attributes as an item.
 func (k *primaryKey) item(m *tableMeta) attr.Item {
 	it := attr.Item{m.HashKey: k.pk}
 	if m.RangeKey != "" {

@@ -15,16 +15,21 @@ import (
 //	index     0x11 | table id (4) | index id (2) | key(ipk) | key(isk) | key(pk) | key(sk) -> indexValue
 //	stats     0x12 | table id (4) | partition (2)                   -> item count, bytes
 //	outbox    0x13 | table id (4) | partition (2) | seq (8)         -> change record (streams)
+//	tombstone 0x14 | table id (4) | partition (2) | key(pk) | key(sk) -> deleted item's version (replica.go)
+//	applied   0x15 | table id (4) | source region | 0x00 | partition (2) -> replication position (replica.go)
+//	dropped   0x02 | "dropped/" | table id (4)                    -> a deleted table's kept outbox (dropped.go)
 //
 // key(x) is attr.AppendKey: order-preserving and self-delimiting, so a
 // partition's items sort by (pk, sk) in DynamoDB order.
 const (
-	prefixCatalog byte = 0x01
-	prefixMeta    byte = 0x02
-	prefixItem    byte = 0x10
-	prefixIndex   byte = 0x11
-	prefixStats   byte = 0x12
-	prefixOutbox  byte = 0x13
+	prefixCatalog   byte = 0x01
+	prefixMeta      byte = 0x02
+	prefixItem      byte = 0x10
+	prefixIndex     byte = 0x11
+	prefixStats     byte = 0x12
+	prefixOutbox    byte = 0x13
+	prefixTombstone byte = 0x14
+	prefixApplied   byte = 0x15
 )
 
 // storeFormat is the version of the whole keyspace layout, recorded under

@@ -24,9 +24,6 @@ import (
 // greater than the stored item's or tombstone's (conflict.Version's order
 // ends in the region id, so every region decides the same way).
 const (
-	prefixTombstone byte = 0x14
-	prefixApplied   byte = 0x15
-
 	tombstoneFormat byte = 1
 	appliedFormat   byte = 1
 )

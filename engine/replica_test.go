@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -328,5 +329,29 @@ func TestApplyRemotePositionGuard(t *testing.T) {
 	}
 	if got, _ := r2.db.AppliedPosition("glob", "r1", pa); got != from {
 		t.Fatalf("a refused batch moved the position to %+v", got)
+	}
+}
+
+// TestDeleteTableDropsReplicationState: a deleted global table leaves no
+// tombstones or applied positions behind.
+func TestDeleteTableDropsReplicationState(t *testing.T) {
+	rs := newRegions(t, "r1", "r2")
+	r1, r2 := rs[0], rs[1]
+	gtPut(t, r1, "k", "v")
+	gtDelete(t, r1, "k")
+	ship(t, r1, r2, r1.pending(t))
+	id := r2.db.table("glob").m().ID
+	for _, p := range []byte{prefixTombstone, prefixApplied} {
+		if len(catScan(t, r2.db, tablePrefix(p, id))) == 0 {
+			t.Fatalf("prefix %#x empty before the delete: the test checks nothing", p)
+		}
+	}
+	if _, err := r2.db.DeleteTable(context.Background(), &DeleteTableInput{TableName: "glob"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []byte{prefixTombstone, prefixApplied} {
+		if kvs := catScan(t, r2.db, tablePrefix(p, id)); len(kvs) != 0 {
+			t.Errorf("prefix %#x holds %d keys after DeleteTable", p, len(kvs))
+		}
 	}
 }

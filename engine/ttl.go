@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -54,32 +55,10 @@ func expired(it attr.Item, name string, now time.Time) bool {
 		return false
 	}
 	secs := now.Unix()
-	if attr.CompareNumbers(v.S, itoa(secs)) >= 0 {
+	if attr.CompareNumbers(v.S, strconv.FormatInt(secs, 10)) >= 0 {
 		return false
 	}
-	return attr.CompareNumbers(v.S, itoa(now.Add(-ttlMaxAge).Unix())) >= 0
-}
-
-func itoa(i int64) string {
-	var b [20]byte
-	n := len(b)
-	neg := i < 0
-	if neg {
-		i = -i
-	}
-	for {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-		if i == 0 {
-			break
-		}
-	}
-	if neg {
-		n--
-		b[n] = '-'
-	}
-	return string(b[n:])
+	return attr.CompareNumbers(v.S, strconv.FormatInt(now.Add(-ttlMaxAge).Unix(), 10)) >= 0
 }
 
 // SweepTTL deletes every expired item of every table with TTL enabled,
