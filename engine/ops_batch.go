@@ -124,9 +124,6 @@ func (db *DB) BatchGetItem(ctx context.Context, in *BatchGetItemInput) (any, err
 		if err != nil {
 			return nil, err
 		}
-		if err := p.Validate(); err != nil {
-			return nil, err
-		}
 		proj, err := projectionOf(req.ProjectionExpression, req.AttributesToGet, p)
 		if err != nil {
 			return nil, err

@@ -307,9 +307,6 @@ func (db *DB) Query(ctx context.Context, in *QueryInput) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
 	var kc *expr.KeyCondition
 	if in.KeyConditionExpression != nil {
 		kc, err = expr.ParseKeyCondition(*in.KeyConditionExpression, p)
@@ -587,9 +584,6 @@ func (db *DB) Scan(ctx context.Context, in *ScanInput) (any, error) {
 	p, err := exprParams(in.ExpressionAttributeNames, in.ExpressionAttributeValues,
 		in.ExpressionAttributeNames != nil, in.ExpressionAttributeValues != nil, len(exprs) > 0)
 	if err != nil {
-		return nil, err
-	}
-	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	rc := readCommon{}
