@@ -80,7 +80,8 @@ func withoutPeerFlags(args []string) []string {
 
 // startGodwit runs `godwit serve` with args (flags from an example, e.g.
 // --config FILE) made runnable in a test: a free loopback API port, a
-// temporary data dir, and extra overrides (flags given later win). It
+// temporary data dir, text logs (the harness reads the "listening" line),
+// and extra overrides (flags given later win). It
 // checks that godwit is healthy (GET / answers 200) and shuts down cleanly,
 // and returns its log.
 func startGodwit(t *testing.T, args []string, overrides ...string) string {
@@ -89,7 +90,7 @@ func startGodwit(t *testing.T, args []string, overrides ...string) string {
 		args = withoutPeerFlags(args)
 	}
 	p := harness.StartProcess(t, t.TempDir(), append(args, append(overrides,
-		"--listen", "127.0.0.1:0", "--data-dir", t.TempDir())...)...)
+		"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "text")...)...)
 	resp, err := http.Get(p.URL + "/")
 	if err != nil {
 		t.Fatalf("health: %v\n%s", err, p.Logs())
