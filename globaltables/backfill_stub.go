@@ -26,7 +26,9 @@ type SnapshotServerConfig struct {
 type SnapshotServer struct{}
 
 // NewSnapshotServer starts a SnapshotServer (stand-in).
-func NewSnapshotServer(cfg SnapshotServerConfig) (*SnapshotServer, error) { return &SnapshotServer{}, nil }
+func NewSnapshotServer(cfg SnapshotServerConfig) (*SnapshotServer, error) {
+	return &SnapshotServer{}, nil
+}
 
 // Close stops the server.
 func (s *SnapshotServer) Close() error { return nil }
