@@ -525,6 +525,11 @@ func (m *Manager) request(ctx context.Context, peer, verb string, req controlReq
 	if !ok {
 		return nil, fmt.Errorf("globaltables: %s is not a peer", peer)
 	}
+	if !p.Conn.IsConnected() {
+		// NB: a request on a connection that is (re)connecting would wait
+		// out the whole timeout; one peer down must not slow the others.
+		return nil, fmt.Errorf("globaltables: %s: not connected to %s's NATS", verb, peer)
+	}
 	req.Format, req.From = controlFormat, m.local
 	b, err := json.Marshal(req)
 	if err != nil {
