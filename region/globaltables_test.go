@@ -127,3 +127,105 @@ func TestThreeRegions(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicaCreationRules covers what a new replica inherits (partition
+// count, stream), the stream rules, a replica whose region is down
+// (CREATING with its progress, in-progress refusals) and removal errors.
+func TestReplicaCreationRules(t *testing.T) {
+	down := "nats://" + freeAddr(t) // nobody listens there
+	rs := startRegionsWith(t, func(c *Config) {
+		c.Peers["reg-d"] = Peer{URL: down}
+		if c.Region == "reg-b" {
+			c.Partitions = 2 // the replica must still get the source's 4
+		}
+	}, "reg-a", "reg-b")
+	a, b := rs["reg-a"].client, rs["reg-b"].client
+
+	t.Run("no stream: NEW_AND_OLD_IMAGES turned on; partitions follow the source", func(t *testing.T) {
+		createTable(t, a, "plain", nil)
+		if err := addReplica(a, "plain", "reg-b"); err != nil {
+			t.Fatal(err)
+		}
+		waitReplicas(t, rs, "plain", "reg-a:ACTIVE,reg-b:ACTIVE", "reg-a", "reg-b")
+		for _, c := range []*dynamodb.Client{a, b} {
+			if got := streamSpec(t, c, "plain"); got != "NEW_AND_OLD_IMAGES" {
+				t.Errorf("stream: %s", got)
+			}
+		}
+		if info, _ := rs["reg-b"].r.DB().Table("plain"); info.Partitions != 4 {
+			t.Errorf("replica has %d partitions, want the source's 4", info.Partitions)
+		}
+		put(t, b, "plain", "k", "from-b")
+		waitConverged(t, rs, "plain", 1, "reg-a", "reg-b")
+	})
+
+	t.Run("a KEYS_ONLY stream is kept and replication still works", func(t *testing.T) {
+		createTable(t, a, "keysonly", &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeKeysOnly})
+		if err := addReplica(a, "keysonly", "reg-b"); err != nil {
+			t.Fatal(err)
+		}
+		waitReplicas(t, rs, "keysonly", "reg-a:ACTIVE,reg-b:ACTIVE", "reg-a", "reg-b")
+		for _, c := range []*dynamodb.Client{a, b} {
+			if got := streamSpec(t, c, "keysonly"); got != "KEYS_ONLY" {
+				t.Errorf("stream: %s", got)
+			}
+		}
+		put(t, a, "keysonly", "k1", "from-a")
+		put(t, b, "keysonly", "k2", "from-b")
+		got := waitConverged(t, rs, "keysonly", 2, "reg-a", "reg-b")
+		if strings.Join(got, " ") != "k1=from-a k2=from-b" {
+			t.Errorf("items: %v", got)
+		}
+	})
+
+	t.Run("a region that is down stays CREATING and blocks other replica changes", func(t *testing.T) {
+		createTable(t, a, "stuck", newImages())
+		if err := addReplica(a, "stuck", "reg-d"); err != nil {
+			t.Fatalf("a replica in a region that is down is accepted (and retried): %v", err)
+		}
+		out, err := a.DescribeTable(bg, &dynamodb.DescribeTableInput{TableName: aws.String("stuck")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d *types.ReplicaDescription
+		for i := range out.Table.Replicas {
+			if aws.ToString(out.Table.Replicas[i].RegionName) == "reg-d" {
+				d = &out.Table.Replicas[i]
+			}
+		}
+		if d == nil || d.ReplicaStatus != types.ReplicaStatusCreating || aws.ToString(d.ReplicaStatusPercentProgress) != "0" {
+			t.Fatalf("reg-d's replica: %+v", d)
+		}
+		if got := replicas(a, "stuck"); got != "reg-a:ACTIVE,reg-d:CREATING" {
+			t.Errorf("Replicas: %s", got)
+		}
+		err = addReplica(a, "stuck", "reg-b")
+		wantAPIError(t, err, "ResourceInUseException", "reg-d")
+		err = removeReplica(a, "stuck", "reg-d")
+		wantAPIError(t, err, "ResourceInUseException", "reg-d")
+		// DeleteTable is always allowed.
+		if _, err := a.DeleteTable(bg, &dynamodb.DeleteTableInput{TableName: aws.String("stuck")}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("removal errors", func(t *testing.T) {
+		createTable(t, a, "regional", nil)
+		wantAPIError(t, removeReplica(a, "regional", "reg-b"), "ValidationException",
+			"Update global table operation failed because one or more replicas were not part of the global table. Please retry the request without these replicas: [reg-b].")
+		_, err := a.UpdateTable(bg, &dynamodb.UpdateTableInput{TableName: aws.String("regional"),
+			ReplicaUpdates: []types.ReplicationGroupUpdate{{}}})
+		wantAPIError(t, err, "ValidationException", "There are no actions specified in the Replica Update Action of the request.")
+		wantAPIError(t, addReplica(a, "nosuch", "reg-b"), "ResourceNotFoundException", "")
+	})
+
+	t.Run("a same-named regional table in the new region is refused", func(t *testing.T) {
+		createTable(t, a, "taken", nil)
+		createTable(t, b, "taken", nil)
+		wantAPIError(t, addReplica(a, "taken", "reg-b"), "ValidationException",
+			"Failed to create a the new replica of table with name: 'taken' because one or more replicas already existed as tables.")
+		if got := replicas(a, "taken"); got != "" {
+			t.Errorf("refused create left Replicas %q", got)
+		}
+	})
+}

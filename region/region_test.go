@@ -52,6 +52,13 @@ func testLogger(t *testing.T, name string) hclog.Logger {
 // URL, each with its own embedded NATS and data directory on loopback.
 func startRegions(t *testing.T, names ...string) map[string]*testRegion {
 	t.Helper()
+	return startRegionsWith(t, nil, names...)
+}
+
+// startRegionsWith is startRegions with a change to each region's Config
+// before it starts.
+func startRegionsWith(t *testing.T, adjust func(*Config), names ...string) map[string]*testRegion {
+	t.Helper()
 	natsAddr := map[string]string{}
 	for _, n := range names {
 		natsAddr[n] = freeAddr(t)
@@ -70,6 +77,9 @@ func startRegions(t *testing.T, names ...string) map[string]*testRegion {
 			PublisherPollInterval: 20 * time.Millisecond,
 			Peers:                 peers, Timing: globaltables.TestTiming(), Logger: testLogger(t, n),
 		}}
+		if adjust != nil {
+			adjust(&tr.cfg)
+		}
 		tr.start()
 		out[n] = tr
 	}
