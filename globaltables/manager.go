@@ -396,6 +396,17 @@ func (m *Manager) merge(table string, in *ReplicaSet) *ReplicaSet {
 			d.set.Merge(in)
 			return d.set.clone()
 		}
+		// NB: a set that counts this region as a replica it no longer has
+		// (its departure was forgotten in a restart): answer that it left.
+		// CREATING is not answered so: the create may still be on its way.
+		if in == nil {
+			return nil
+		}
+		if own := in.Members[m.local]; own.Status == StatusActive || own.Status == StatusDeleting {
+			d := in.clone()
+			d.set(m.local, m.local, Member{Status: StatusDeleted})
+			return d
+		}
 		return nil
 	}
 	next := cur.clone()

@@ -82,11 +82,15 @@ func TestThreeRegions(t *testing.T) {
 
 	t.Run("restarted region catches up both ways", func(t *testing.T) {
 		rc := rs["reg-c"]
+		t0 := time.Now()
 		rc.stop()
+		t.Logf("stopped C in %s", time.Since(t0))
 		put(t, a, table, "while-c-down-a", "a")
 		put(t, b, table, "while-c-down-b", "b")
 		del(t, a, table, "b-000")
+		t0 = time.Now()
 		rc.start()
+		t.Logf("started C in %s", time.Since(t0))
 		c = rc.client
 		put(t, c, table, "after-c-back", "c")
 		waitConverged(t, rs, table, 81+3-1, "reg-a", "reg-b", "reg-c")
