@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/godwit-db/godwit/conflict"
 	"github.com/godwit-db/godwit/globaltables"
 	"github.com/hashicorp/go-hclog"
 )
@@ -61,6 +62,13 @@ type Config struct {
 	// Timing paces replica management and replication; zero fields take
 	// globaltables.DefaultTiming's.
 	Timing globaltables.Timing
+
+	// Clock is the physical clock behind the engine's HLC and TTL. Default
+	// the system clock; tests pass a skewed or manual one.
+	Clock conflict.PhysicalClock
+	// MaxClockOffset bounds how far ahead of this region's clock a remote
+	// version may be before it stops moving the HLC. Default the engine's.
+	MaxClockOffset time.Duration
 
 	// Logger is the root logger ("listening" and the components' logs).
 	// Default a null logger.
@@ -126,6 +134,9 @@ func (c Config) Validate() error {
 	}
 	if c.Partitions != 0 && (c.Partitions < 1 || c.Partitions > MaxPartitions) {
 		bad("partitions", "%d out of range 1..%d", c.Partitions, MaxPartitions)
+	}
+	if c.MaxClockOffset < 0 {
+		bad("max-clock-offset", "%s is negative", c.MaxClockOffset)
 	}
 	if c.TTLSweepInterval < 0 {
 		bad("ttl-sweep-interval", "%s is negative (0 disables the sweeper)", c.TTLSweepInterval)

@@ -123,6 +123,8 @@ func Start(ctx context.Context, cfg Config) (_ *Region, err error) {
 		DefaultPartitions: parts,
 		TTLSweepInterval:  ttl,
 		NoSync:            cfg.NoSync,
+		Clock:             cfg.Clock,
+		MaxClockOffset:    cfg.MaxClockOffset,
 		Logger:            log,
 		Registerer:        r.reg,
 		Listener:          r.pub.Listener(),
