@@ -484,7 +484,7 @@ type ConsumerStatus struct {
 type ShardStatus struct {
 	ShardID string `json:"ShardId"`
 	// SequenceNumber is the checkpoint: every record up to it is done.
-	SequenceNumber string `json:"SequenceNumber"`
+	SequenceNumber     string  `json:"SequenceNumber"`
 	IteratorAgeSeconds float64 `json:"IteratorAgeSeconds"`
 }
 

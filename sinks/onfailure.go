@@ -52,13 +52,13 @@ type FailureRecord struct {
 
 // DDBStreamBatch is a FailureRecord's DDBStreamBatchInfo.
 type DDBStreamBatch struct {
-	ShardID                        string `json:"shardId"`
-	StartSequenceNumber            string `json:"startSequenceNumber"`
-	EndSequenceNumber              string `json:"endSequenceNumber"`
+	ShardID                         string `json:"shardId"`
+	StartSequenceNumber             string `json:"startSequenceNumber"`
+	EndSequenceNumber               string `json:"endSequenceNumber"`
 	ApproximateArrivalOfFirstRecord string `json:"approximateArrivalOfFirstRecord"`
 	ApproximateArrivalOfLastRecord  string `json:"approximateArrivalOfLastRecord"`
-	BatchSize                      int    `json:"batchSize"`
-	StreamARN                      string `json:"streamArn"`
+	BatchSize                       int    `json:"batchSize"`
+	StreamARN                       string `json:"streamArn"`
 }
 
 // newFailureRecord describes the discard of b's records.
@@ -125,6 +125,9 @@ func newFailureSink(d string, js jetstream.JetStream) (failureSink, error) {
 	return &fileFailureSink{path: dest.arg}, nil
 }
 
+// natsWriteTimeout bounds one write to a nats: destination (it is retried).
+const natsWriteTimeout = 10 * time.Second
+
 // natsFailureSink publishes each failure record to a subject: through
 // JetStream (waiting for the stream's ack) when a stream captures the
 // subject, else as a plain NATS message, flushed to the server.
@@ -134,12 +137,19 @@ type natsFailureSink struct {
 }
 
 func (s *natsFailureSink) write(ctx context.Context, rec []byte) error {
-	_, err := s.js.Publish(ctx, s.subject, rec)
-	if err == nil {
+	ctx, cancel := context.WithTimeout(ctx, natsWriteTimeout)
+	defer cancel()
+	// NB: a JetStream publish to a subject no stream captures would wait
+	// for an ack that a plain subscriber never sends: look first.
+	_, err := s.js.StreamNameBySubject(ctx, s.subject)
+	switch {
+	case err == nil:
+		if _, err := s.js.Publish(ctx, s.subject, rec); err != nil {
+			return fmt.Errorf("sinks: publish failure record to %s: %w", s.subject, err)
+		}
 		return nil
-	}
-	if !errors.Is(err, jetstream.ErrNoStreamResponse) {
-		return fmt.Errorf("sinks: publish failure record to %s: %w", s.subject, err)
+	case !errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("sinks: failure destination %s: %w", s.subject, err)
 	}
 	// NB: no stream holds the subject: a plain publish reaches whoever
 	// subscribes now, which is all NATS can offer.
