@@ -89,13 +89,8 @@ func (c *checkpoints) load(ctx context.Context, name string) (*Checkpoint, error
 	return &cp, nil
 }
 
-// save stores cp under name.
-func (c *checkpoints) save(ctx context.Context, name string, cp *Checkpoint) error {
-	cp.Version = checkpointVersion
-	b, err := json.Marshal(cp)
-	if err != nil {
-		return fmt.Errorf("sinks: encode checkpoint %s: %w", name, err)
-	}
+// put stores an encoded checkpoint under name.
+func (c *checkpoints) put(ctx context.Context, name string, b []byte) error {
 	if _, err := c.kv.Put(ctx, name, b); err != nil {
 		return fmt.Errorf("sinks: save checkpoint %s: %w", name, err)
 	}

@@ -403,7 +403,6 @@ func (c *Consumer) save(ctx context.Context) error {
 	}
 	c.cp.Version = checkpointVersion
 	b, err := json.Marshal(c.cp)
-	snapshot := *c.cp
 	c.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("sinks: encode checkpoint: %w", err)
@@ -415,7 +414,7 @@ func (c *Consumer) save(ctx context.Context) error {
 	// must not be lost to a Close racing with it.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := c.cps.save(sctx, c.cfg.Name, &snapshot); err != nil {
+	if err := c.cps.put(sctx, c.cfg.Name, b); err != nil {
 		return err
 	}
 	c.lastSaved = b
