@@ -70,6 +70,22 @@ type Config struct {
 	// each table stream reserves its StreamMaxBytes in it. 0 means the
 	// default, 64 GiB.
 	NATSMaxStore int64 `yaml:"nats-max-store"`
+
+	// Consumers are the stream consumers (Lambda event source mappings,
+	// package sinks), file only: the consumers: section, each entry with
+	// AWS's PascalCase parameter names and a Target: block (see
+	// consumerConfig and docs/sinks.md). Default none.
+	//
+	// NB: a pointer keeps Config comparable with == (its tests do so).
+	Consumers *[]consumerConfig `yaml:"consumers"`
+}
+
+// consumers is the configured consumers (none when the section is absent).
+func (c Config) consumers() []consumerConfig {
+	if c.Consumers == nil {
+		return nil
+	}
+	return *c.Consumers
 }
 
 // Defaults of the NATS and streams settings (see Config).
@@ -172,6 +188,7 @@ func (c Config) Validate() error {
 	if c.NATSMaxStore < 0 {
 		bad("nats-max-store", "%d is negative", c.NATSMaxStore)
 	}
+	errs = append(errs, validateConsumers(c.consumers())...)
 	return errors.Join(errs...)
 }
 

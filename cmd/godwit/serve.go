@@ -17,6 +17,7 @@ import (
 
 	"github.com/godwit-db/godwit/engine"
 	"github.com/godwit-db/godwit/engine/wire"
+	"github.com/godwit-db/godwit/sinks"
 	"github.com/godwit-db/godwit/streams"
 	"github.com/godwit-db/godwit/streams/embedded"
 	"github.com/hashicorp/go-hclog"
@@ -162,21 +163,36 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	defer api.Close()
 	srv.Register(streams.TargetPrefix, api.Operations())
 
+	// --- sinks (issue 5): the stream consumers of the consumers: section,
+	// reading the local JetStream; their status is served at
+	// sinks.StatusPath on the API listener. Stopped before the publisher.
+	sinkRT, err := startConsumers(ctx, cfg, nb.api, js, db.AccountID(), log, reg)
+	if err != nil {
+		return errors.Join(fmt.Errorf("stream consumers: %w", err), stopPublisher(pub, log), closeEngine(db), nb.close())
+	}
+	stopSinks := func() error {
+		if err := sinkRT.Close(); err != nil {
+			return fmt.Errorf("stop stream consumers: %w", err)
+		}
+		return nil
+	}
+	// --- end sinks
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen on %s: %w", cfg.Listen, err),
-			stopPublisher(pub, log), closeEngine(db), nb.close())
+			stopSinks(), stopPublisher(pub, log), closeEngine(db), nb.close())
 	}
-	var handler http.Handler = srv
+	mux := http.NewServeMux()
+	mux.Handle(sinks.StatusPath, sinkRT)
+	mux.Handle("/", srv)
 	if cfg.Pprof {
-		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		mux.Handle("/", srv)
-		handler = mux
 	}
+	var handler http.Handler = mux
 	hs := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -204,7 +220,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		}
 		<-served
 	}
-	if err := errors.Join(stopPublisher(pub, log), closeEngine(db), nb.close()); err != nil {
+	if err := errors.Join(stopSinks(), stopPublisher(pub, log), closeEngine(db), nb.close()); err != nil {
 		return errors.Join(serveErr, err)
 	}
 	log.Info("stopped")
