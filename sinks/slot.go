@@ -72,7 +72,9 @@ func (sl *slot) gather(ctx context.Context) (p plan, ok bool) {
 	for first == nil {
 		if sl.ended {
 			if sl.win != nil {
-				return plan{final: true, early: true}, true
+				// The shard ended: the window closes, early if its time
+				// is not over.
+				return plan{final: true, early: cfg.Clock.Now().Before(sl.win.end)}, true
 			}
 			return plan{}, false
 		}
