@@ -91,28 +91,51 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	return c, nil
 }
 
-// Start opens the checkpoint bucket (ctx bounds that) and starts the
-// consumer, which runs until Close. A disabled consumer only loads its
-// checkpoint (for Status).
+// Start starts the consumer, which runs until Close. It first opens the
+// checkpoint bucket and loads its checkpoint, retrying with backoff while
+// NATS does not answer (state "starting"); a disabled consumer only loads
+// its checkpoint (for Status). ctx is not used after Start returns.
 func (c *Consumer) Start(ctx context.Context) error {
-	cps, err := openCheckpoints(ctx, c.cfg.JetStream, c.cfg.Bucket)
-	if err != nil {
-		return fmt.Errorf("sinks: consumer %q: %w", c.cfg.Name, err)
-	}
-	cp, err := cps.load(ctx, c.cfg.Name)
-	if err != nil {
-		return fmt.Errorf("sinks: consumer %q: %w", c.cfg.Name, err)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.mu.Lock()
-	c.cps, c.cp, c.cancel, c.done = cps, cp, cancel, make(chan struct{})
+	c.cancel, c.done = cancel, make(chan struct{})
 	c.state = StateStarting
-	if !c.cfg.Enabled {
-		c.state = StateDisabled
-	}
 	c.mu.Unlock()
 	go c.run(runCtx)
 	return nil
+}
+
+// open opens the checkpoint bucket and loads the checkpoint, retrying
+// until it succeeds or ctx is done.
+func (c *Consumer) open(ctx context.Context) bool {
+	backoff := c.cfg.RetryMin
+	for {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cps, err := openCheckpoints(actx, c.cfg.JetStream, c.cfg.Bucket)
+		var cp *Checkpoint
+		if err == nil {
+			cp, err = cps.load(actx, c.cfg.Name)
+		}
+		cancel()
+		if err == nil {
+			c.mu.Lock()
+			c.cps, c.cp = cps, cp
+			c.mu.Unlock()
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		c.noteError(err)
+		c.log.Warn("cannot load the checkpoint; retrying", "error", err, "backoff", backoff)
+		if !sleepCtx(ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, c.cfg.RetryMax)
+	}
 }
 
 // Close stops the consumer and waits for it. A batch in flight is
@@ -136,7 +159,11 @@ func (c *Consumer) Name() string { return c.cfg.Name }
 
 func (c *Consumer) run(ctx context.Context) {
 	defer close(c.done)
+	if !c.open(ctx) {
+		return
+	}
 	if !c.cfg.Enabled {
+		c.setState(StateDisabled)
 		c.log.Info("consumer disabled; its checkpoint is kept")
 		<-ctx.Done()
 		return
