@@ -17,6 +17,7 @@ import (
 	"github.com/godwit-db/godwit/engine"
 	"github.com/godwit-db/godwit/engine/wire"
 	"github.com/godwit-db/godwit/globaltables"
+	"github.com/godwit-db/godwit/sinks"
 	"github.com/godwit-db/godwit/streams"
 	"github.com/godwit-db/godwit/streams/embedded"
 	"github.com/hashicorp/go-hclog"
@@ -50,6 +51,7 @@ type Region struct {
 	api      *streams.API
 	snap     *globaltables.SnapshotServer
 	manager  *globaltables.Manager
+	sinks    *sinks.Runtime
 	ln       net.Listener
 	hs       *http.Server
 	served   chan error // Serve's result, once
@@ -169,20 +171,25 @@ func Start(ctx context.Context, cfg Config) (_ *Region, err error) {
 	}
 	undo = append(undo, r.manager.Close)
 
+	if err := r.startConsumers(js); err != nil {
+		return nil, err
+	}
+	undo = append(undo, r.sinks.Close)
+
 	r.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	var handler http.Handler = srv
+	mux := http.NewServeMux()
+	mux.Handle(sinks.StatusPath, r.sinks)
 	if cfg.Pprof {
-		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		mux.Handle("/", srv)
-		handler = mux
 	}
+	mux.Handle("/", srv)
+	var handler http.Handler = mux
 	r.hs = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -248,11 +255,48 @@ func (r *Region) Close() error {
 			_ = r.hs.Close()
 		}
 		<-r.served
-		r.closeErr = errors.Join(r.manager.Close(), r.snap.Close(), r.peers.close())
+		r.closeErr = errors.Join(r.sinks.Close(), r.manager.Close(), r.snap.Close(), r.peers.close())
 		r.api.Close()
 		r.closeErr = errors.Join(r.closeErr, r.stopPublisher(), r.closeEngine(), r.nats.close())
 	})
 	return r.closeErr
+}
+
+// startConsumers builds and starts the configured stream consumers (none
+// without cfg.Consumers: the runtime then only answers its status).
+func (r *Region) startConsumers(js jetstream.JetStream) error {
+	var specs []sinks.ConsumerSpec
+	if r.cfg.Consumers != nil {
+		var err error
+		specs, err = r.cfg.Consumers(ConsumerDeps{NATS: r.nats.api, Logger: r.log, Registerer: r.reg})
+		if err != nil {
+			return fmt.Errorf("stream consumers: %w", err)
+		}
+	}
+	closeTargets := func() {
+		for _, s := range specs {
+			_ = s.Target.Close()
+		}
+	}
+	rt, err := sinks.NewRuntime(sinks.RuntimeConfig{
+		Consumers: specs, JetStream: js, Region: r.cfg.Region, Account: r.db.AccountID(),
+		Logger: r.log, Registerer: r.reg,
+	})
+	if err != nil {
+		closeTargets()
+		return fmt.Errorf("stream consumers: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rt.Start(ctx); err != nil {
+		closeTargets()
+		return fmt.Errorf("stream consumers: %w", err)
+	}
+	if n := len(specs); n > 0 {
+		r.log.Info("stream consumers started", "consumers", n)
+	}
+	r.sinks = rt
+	return nil
 }
 
 // stopPublisher stops the publisher after letting it drain the outbox for
