@@ -476,4 +476,3 @@ func FuzzDecodeChunk(f *testing.F) {
 		}
 	})
 }
-
