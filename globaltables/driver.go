@@ -185,7 +185,7 @@ type driverRun struct {
 	retryAt time.Time
 	// resyncedAt is when the last resync succeeded.
 	resyncedAt time.Time
-	pending map[int]uint64
+	pending    map[int]uint64
 }
 
 // Start finds the peer's stream of the table, checks that both tables have
