@@ -153,3 +153,46 @@ func gtMetric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return v
 }
+
+// TestDriverResyncRetries checks that a resync the peer cannot serve yet
+// (no snapshot server) is reported and retried, and succeeds once it can.
+func TestDriverResyncRetries(t *testing.T) {
+	us := gtStartRegion(t, "us-east-1")
+	eu := gtStartRegion(t, "eu-west-1")
+	gtPut(t, us, "k0", "x")
+	gtWaitStream(t, us)
+	first := gtDriver(t, eu, us, nil)
+	gtEventually(t, 10*time.Second, "the first driver to catch up", func() bool { return gtCaughtUp(first, us) })
+	_ = first.Stop()
+	for i := 0; i < 30; i++ {
+		gtPut(t, us, fmt.Sprintf("k%d", i), "y")
+	}
+	info, _ := us.db.Table(gtTable)
+	gtEventually(t, 10*time.Second, "us-east-1's outbox published", func() bool {
+		var total uint64
+		for p := 0; p < info.Partitions; p++ {
+			h, _ := us.db.OutboxHead(gtTable, p)
+			total += h
+		}
+		return uint64(len(gtReadStream(t, us))) == total
+	})
+	gtTrimStream(t, us, 2)
+	gtTrimStream(t, us, -1)
+	d := gtDriver(t, eu, us, nil)
+	gtEventually(t, 10*time.Second, "the failed resync to show", func() bool {
+		s := d.Status()
+		return s.Resync != nil && strings.Contains(s.LastError, "no snapshot server")
+	})
+	gtSnapshotServer(t, us, SnapshotServerConfig{})
+	gtEventually(t, 10*time.Second, "the resync", func() bool { return d.Status().Resyncs == 1 })
+	keys := make([]string, 30)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	gtEventually(t, 10*time.Second, "eu-west-1 to hold us-east-1's items", func() bool {
+		return gtDump(t, us, keys) == gtDump(t, eu, keys)
+	})
+	if s := d.Status(); s.Resync != nil || s.Restores == 0 {
+		t.Fatalf("status %+v", s)
+	}
+}
