@@ -283,8 +283,8 @@ func (s *SnapshotServer) replyJSON(m *nats.Msg, v any) {
 	}
 }
 
-// decodeRequest parses a JSON request of protocol version 1.
-func decodeRequest(data []byte, v any) error {
+// decodeSnapshotRequest parses a JSON snapshot request of protocol version 1.
+func decodeSnapshotRequest(data []byte, v any) error {
 	var hdr struct {
 		V int `json:"v"`
 	}
@@ -302,7 +302,7 @@ func decodeRequest(data []byte, v any) error {
 
 func (s *SnapshotServer) open(m *nats.Msg) {
 	var req snapshotOpenRequest
-	if err := decodeRequest(m.Data, &req); err != nil {
+	if err := decodeSnapshotRequest(m.Data, &req); err != nil {
 		s.replyError(m, codeBadRequest, err.Error())
 		return
 	}
@@ -408,7 +408,7 @@ func (s *SnapshotServer) done(ss *snapshotSession) {
 
 func (s *SnapshotServer) next(m *nats.Msg) {
 	var req snapshotNextRequest
-	if err := decodeRequest(m.Data, &req); err != nil {
+	if err := decodeSnapshotRequest(m.Data, &req); err != nil {
 		s.replyError(m, codeBadRequest, err.Error())
 		return
 	}
@@ -438,7 +438,7 @@ func (s *SnapshotServer) next(m *nats.Msg) {
 
 func (s *SnapshotServer) closeSession(m *nats.Msg) {
 	var req snapshotCloseRequest
-	if err := decodeRequest(m.Data, &req); err != nil {
+	if err := decodeSnapshotRequest(m.Data, &req); err != nil {
 		s.replyError(m, codeBadRequest, err.Error())
 		return
 	}
