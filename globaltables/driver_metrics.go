@@ -14,6 +14,7 @@ type driverMetrics struct {
 	skipped prometheus.Counter
 	pending prometheus.Gauge
 	resync  prometheus.Gauge
+	resyncs prometheus.Counter
 }
 
 func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMetrics {
@@ -33,7 +34,11 @@ func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMe
 	}, names))
 	resync := registerVec(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "godwit", Subsystem: "replication", Name: "resync_required",
-		Help: "1 when the peer's stream lost records this region needs: replication of the table is stopped.",
+		Help: "1 while the peer's stream lacks records this region needs: the table is being resynchronised from a snapshot of the peer.",
+	}, names))
+	resyncs := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "godwit", Subsystem: "replication", Name: "resyncs_total",
+		Help: "Resynchronisations of the table from a snapshot of the peer that succeeded (after its stream was trimmed past what this region needed).",
 	}, names))
 	l := prometheus.Labels{"source": source, "table": table}
 	return &driverMetrics{
@@ -43,6 +48,7 @@ func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMe
 		skipped: records.With(prometheus.Labels{"source": source, "table": table, "result": "skipped"}),
 		pending: pending.With(l),
 		resync:  resync.With(l),
+		resyncs: resyncs.With(l),
 	}
 }
 
