@@ -13,10 +13,10 @@ import (
 type Problem struct {
 	// File is the segment (or head file) name; Line its 1-based line, 0
 	// for a problem with a whole file; Seq the entry's seq when known.
-	File string
-	Line int
-	Seq  uint64
-	Msg  string
+	File string `json:"file"`
+	Line int    `json:"line,omitempty"`
+	Seq  uint64 `json:"seq,omitempty"`
+	Msg  string `json:"msg"`
 }
 
 func (p Problem) String() string {
@@ -36,16 +36,17 @@ func (p Problem) String() string {
 // Report is what Verify found.
 type Report struct {
 	// Segments and Entries are the segment files and entries read.
-	Segments, Entries int
+	Segments int `json:"segments"`
+	Entries  int `json:"entries"`
 	// LastSeq and LastHash are the last entry's.
-	LastSeq  uint64
-	LastHash string
+	LastSeq  uint64 `json:"lastSeq"`
+	LastHash string `json:"lastHash"`
 	// HeadSeq is the seq the head file records (0 without one). It may
 	// lag LastSeq by the batch a crash interrupted between the segment's
 	// fsync and the head's.
-	HeadSeq uint64
+	HeadSeq uint64 `json:"headSeq"`
 	// Problems are every place the log does not verify, in log order.
-	Problems []Problem
+	Problems []Problem `json:"problems"`
 }
 
 // OK reports whether the log verified.
@@ -111,8 +112,15 @@ func Verify(dir string) (Report, error) {
 					p.Seq = next(seq)
 				}
 				rep.Problems = append(rep.Problems, p)
-				if errors.Is(derr, errBadLine) && e.Hash != "" && e.Seq != 0 {
-					prev, seq = e.Hash, e.Seq // resynchronise on what the entry claims
+				if errors.Is(derr, errBadLine) && e.Hash != "" && (e.Seq != 0 || seq != 0) {
+					// Resynchronise: the next entry should link to the hash
+					// this one claims, and follow it in seq by position.
+					prev = e.Hash
+					if seq != 0 {
+						seq++
+					} else {
+						seq = e.Seq
+					}
 				} else {
 					prev, seq = "", 0
 				}
