@@ -100,19 +100,27 @@ func start(t *testing.T, h Harness) (*Instance, *Gen) {
 // runtime would, and fails the test on any other error.
 func DeliverRetrying(t *testing.T, tg sinks.Target, b *sinks.Batch, timeout time.Duration) sinks.Result {
 	t.Helper()
+	res, err := deliverRetrying(tg, b, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func deliverRetrying(tg sinks.Target, b *sinks.Batch, timeout time.Duration) (sinks.Result, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		res, err := tg.Deliver(ctx, b)
 		cancel()
 		if err == nil {
-			return res
+			return res, nil
 		}
 		if !errors.Is(err, sinks.ErrTransient) {
-			t.Fatalf("Deliver: %v (want success)", err)
+			return res, fmt.Errorf("Deliver: %w (want success)", err)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Deliver: still transient after %s: %v", timeout, err)
+			return res, fmt.Errorf("Deliver: still transient after %s: %w", timeout, err)
 		}
 		time.Sleep(20 * time.Millisecond) // NB: the runtime's backoff, not a wait for an event.
 	}
@@ -227,11 +235,17 @@ func testConcurrent(t *testing.T, h Harness) {
 	for w := range workers {
 		wg.Go(func() {
 			for _, b := range batches[w] {
-				DeliverRetrying(t, in.Target, b, h.Timeout)
+				if _, err := deliverRetrying(in.Target, b, h.Timeout); err != nil {
+					t.Errorf("worker %d: %v", w, err)
+					return
+				}
 			}
 		})
 	}
 	wg.Wait()
+	if t.Failed() {
+		return
+	}
 	got := WaitRecords(t, in, workers*perWorker*2, h.Timeout)
 	// Group what arrived by key and compare with each worker's sequence.
 	byKey := map[string][]string{}
