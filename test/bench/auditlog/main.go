@@ -47,7 +47,6 @@ func main() {
 		var records, batchesDone int
 		var lat []time.Duration
 		end := time.Now().Add(time.Duration(*seconds * float64(time.Second)))
-		start := time.Now()
 		for time.Now().Before(end) {
 			b := gen.Batch(acts...)
 			t0 := time.Now()
@@ -59,13 +58,11 @@ func main() {
 			records += size
 			batchesDone++
 		}
-		el := time.Since(start)
 		_ = l.Close()
 		var sum time.Duration
 		for _, x := range lat {
 			sum += x
 		}
-		_ = el
 		fmt.Printf("auditlog batch=%d: %d records of ~1.3 KB in %d batches, %.0f records/s over Deliver time, mean Deliver (write+2 fsyncs) %s\n",
 			size, records, batchesDone, float64(records)/sum.Seconds(), (sum / time.Duration(len(lat))).Round(time.Microsecond))
 	}
