@@ -105,13 +105,6 @@ func validateConsumers(cs []consumerConfig) []error {
 	return errs
 }
 
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
-
 // consumerSpecs returns the region's builder of the consumers of cfg's
 // consumers: section: each Target: block becomes its target once the
 // region's NATS is up. nil when there are none.

@@ -4,6 +4,7 @@
 //	godwit serve [flags]     serve the DynamoDB API (see serve.go)
 //	godwit tail TABLE        follow a table's stream (see tail.go)
 //	godwit consumers         list a server's stream consumers (see consumers.go)
+//	godwit audit verify DIR  check an audit-log sink (see audit.go)
 //	godwit version           print the version
 //	godwit help              print this help
 //
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runTail(ctx, args[1:], stdout, stderr)
 	case "consumers":
 		return runConsumers(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "godwit %s (%s)\n", versionString(), runtime.Version())
 		return exitOK
@@ -85,6 +88,7 @@ Commands:
 	serve     serve the DynamoDB API (godwit serve -h for its flags)
 	tail      print a table's stream, one JSON record per line (godwit tail -h)
 	consumers list a server's stream consumers: state, position, iterator age, last error
+	audit     verify an audit-log sink's directory (godwit audit verify DIR)
 	version   print the version
 	help      print this help
 `)
