@@ -14,6 +14,9 @@ type driverMetrics struct {
 	skipped prometheus.Counter
 	pending prometheus.Gauge
 	resync  prometheus.Gauge
+
+	remoteWon, remoteLost prometheus.Counter
+	clockAhead            prometheus.Counter
 }
 
 func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMetrics {
@@ -35,6 +38,14 @@ func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMe
 		Namespace: "godwit", Subsystem: "replication", Name: "resync_required",
 		Help: "1 when the peer's stream lost records this region needs: replication of the table is stopped.",
 	}, names))
+	conflicts := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "godwit", Subsystem: "replication", Name: "conflicts_total",
+		Help: "Replicated changes last-writer-wins decided against a concurrent version: remote-won (the change overwrote it) or remote-lost (the change was discarded).",
+	}, []string{"table", "source", "outcome"}))
+	clockAhead := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "godwit", Subsystem: "replication", Name: "clock_offset_exceeded_total",
+		Help: "Replicated changes stamped further ahead of the local clock than the max clock offset (applied by their version; the local clock does not follow).",
+	}, []string{"source"}))
 	l := prometheus.Labels{"source": source, "table": table}
 	return &driverMetrics{
 		latency: latency.With(l),
@@ -43,6 +54,10 @@ func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMe
 		skipped: records.With(prometheus.Labels{"source": source, "table": table, "result": "skipped"}),
 		pending: pending.With(l),
 		resync:  resync.With(l),
+
+		remoteWon:  conflicts.With(prometheus.Labels{"table": table, "source": source, "outcome": "remote-won"}),
+		remoteLost: conflicts.With(prometheus.Labels{"table": table, "source": source, "outcome": "remote-lost"}),
+		clockAhead: clockAhead.With(prometheus.Labels{"source": source}),
 	}
 }
 
