@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/godwit-db/godwit/engine"
 	"github.com/godwit-db/godwit/engine/attr"
@@ -100,6 +101,9 @@ type DigestServer struct {
 	cfg DigestServerConfig
 	log hclog.Logger
 	sub *nats.Subscription
+
+	mu     sync.RWMutex // held shared by a request being answered
+	closed bool
 }
 
 // NewDigestServer subscribes to the region's digest subject.
@@ -125,8 +129,12 @@ func NewDigestServer(cfg DigestServerConfig) (*DigestServer, error) {
 	return s, nil
 }
 
-// Close unsubscribes. Idempotent.
+// Close unsubscribes and waits for a request being answered, so the
+// engine may be closed after it. Idempotent.
 func (s *DigestServer) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrBadSubscription) && !errors.Is(err, nats.ErrConnectionClosed) {
 		return err
 	}
@@ -134,6 +142,11 @@ func (s *DigestServer) Close() error {
 }
 
 func (s *DigestServer) handle(m *nats.Msg) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return
+	}
 	rep := s.answer(m.Data)
 	data, err := json.Marshal(rep)
 	if err != nil {

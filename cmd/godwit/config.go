@@ -70,6 +70,13 @@ type Config struct {
 	// each table stream reserves its StreamMaxBytes in it. 0 means the
 	// default, 64 GiB.
 	NATSMaxStore int64 `yaml:"nats-max-store"`
+
+	// Tombstones of replicated tables' deleted items are kept the stream
+	// retention plus TombstoneGrace, then collected every
+	// TombstoneSweepInterval (see tombstones.go). 0 means the defaults, 24h
+	// and 1h; a negative interval disables collection.
+	TombstoneGrace         time.Duration `yaml:"tombstone-grace"`
+	TombstoneSweepInterval time.Duration `yaml:"tombstone-sweep-interval"`
 }
 
 // Defaults of the NATS and streams settings (see Config).
@@ -171,6 +178,9 @@ func (c Config) Validate() error {
 	}
 	if c.NATSMaxStore < 0 {
 		bad("nats-max-store", "%d is negative", c.NATSMaxStore)
+	}
+	if c.TombstoneGrace < 0 {
+		bad("tombstone-grace", "%s is negative", c.TombstoneGrace)
 	}
 	return errors.Join(errs...)
 }

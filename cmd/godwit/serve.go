@@ -17,6 +17,7 @@ import (
 
 	"github.com/godwit-db/godwit/engine"
 	"github.com/godwit-db/godwit/engine/wire"
+	"github.com/godwit-db/godwit/globaltables"
 	"github.com/godwit-db/godwit/streams"
 	"github.com/godwit-db/godwit/streams/embedded"
 	"github.com/hashicorp/go-hclog"
@@ -136,10 +137,14 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		Region:            cfg.Region,
 		DefaultPartitions: cfg.Partitions,
 		TTLSweepInterval:  ttl,
-		NoSync:            cfg.NoSync,
-		Logger:            log,
-		Registerer:        reg,
-		Listener:          pub.Listener(),
+		// Tombstones outlive every record a peer's stream may still deliver.
+		TombstoneRetention:     cfg.streamRetention(),
+		TombstoneGrace:         cfg.TombstoneGrace,
+		TombstoneSweepInterval: cfg.TombstoneSweepInterval,
+		NoSync:                 cfg.NoSync,
+		Logger:                 log,
+		Registerer:             reg,
+		Listener:               pub.Listener(),
 	})
 	if err != nil {
 		return errors.Join(fmt.Errorf("open engine in %s: %w", cfg.DataDir, err), nb.close())
@@ -161,11 +166,17 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 	defer api.Close()
 	srv.Register(streams.TargetPrefix, api.Operations())
+	digests, err := globaltables.NewDigestServer(globaltables.DigestServerConfig{Conn: nb.api, DB: db, Logger: log})
+	if err != nil {
+		return errors.Join(fmt.Errorf("digest server: %w", err), stopPublisher(pub, log), closeEngine(db), nb.close())
+	}
+	// NB: closed before the engine on every path below (a request must
+	// not reach a closed engine).
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen on %s: %w", cfg.Listen, err),
-			stopPublisher(pub, log), closeEngine(db), nb.close())
+			digests.Close(), stopPublisher(pub, log), closeEngine(db), nb.close())
 	}
 	var handler http.Handler = srv
 	if cfg.Pprof {
@@ -204,7 +215,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		}
 		<-served
 	}
-	if err := errors.Join(stopPublisher(pub, log), closeEngine(db), nb.close()); err != nil {
+	if err := errors.Join(digests.Close(), stopPublisher(pub, log), closeEngine(db), nb.close()); err != nil {
 		return errors.Join(serveErr, err)
 	}
 	log.Info("stopped")
