@@ -3,6 +3,8 @@
 //
 //	godwit serve [flags]     serve the DynamoDB API (see serve.go)
 //	godwit tail TABLE        follow a table's stream (see tail.go)
+//	godwit conflicts TABLE   print a global table's conflict log (conflicts.go)
+//	godwit verify TABLE      compare a global table's replicas (verify.go)
 //	godwit version           print the version
 //	godwit help              print this help
 //
@@ -58,6 +60,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runServe(ctx, args[1:], stderr)
 	case "tail":
 		return runTail(ctx, args[1:], stdout, stderr)
+	case "conflicts":
+		return runConflicts(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return runVerify(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "godwit %s (%s)\n", versionString(), runtime.Version())
 		return exitOK
@@ -81,6 +87,8 @@ Commands:
 
 	serve     serve the DynamoDB API (godwit serve -h for its flags)
 	tail      print a table's stream, one JSON record per line (godwit tail -h)
+	conflicts print a global table's replication conflicts (godwit conflicts -h)
+	verify    compare a global table's replicas across regions (godwit verify -h)
 	version   print the version
 	help      print this help
 `)
