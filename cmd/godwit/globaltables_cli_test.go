@@ -161,7 +161,9 @@ func TestConflictsCommand(t *testing.T) {
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan int, 1)
 	sb := &syncBuffer{}
-	go func() { done <- run(fctx, []string{"conflicts", "glob", "--follow", "--nats-url", r.srv.ClientURL()}, sb, &errs) }()
+	go func() {
+		done <- run(fctx, []string{"conflicts", "glob", "--follow", "--nats-url", r.srv.ClientURL()}, sb, &errs)
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(sb.String(), "remote-won") {
 		if time.Now().After(deadline) {
