@@ -47,6 +47,10 @@ type ReplicaHooks struct {
 	// Update serves UpdateTable's ReplicaUpdates (the raw JSON of each
 	// ReplicationGroupUpdate); its error is returned to the client as is.
 	Update func(ctx context.Context, table string, updates []json.RawMessage) error
+	// Deleted is told that DeleteTable removed a replicated table (its
+	// replica set, stored with its metadata, is gone with it), so that the
+	// other regions learn this region left the global table.
+	Deleted func(table string)
 }
 
 // SetReplicaHooks installs the global-tables seam; until it is called,

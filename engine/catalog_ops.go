@@ -47,6 +47,12 @@ type CreateTableInput struct {
 // does. Errors: ValidationException, ResourceInUseException ("Table already
 // exists: X"), LimitExceededException (2500 tables).
 func (db *DB) CreateTable(ctx context.Context, in *CreateTableInput) (any, error) {
+	return db.createTable(in, nil)
+}
+
+// createTable serves CreateTable; adjust, when set, changes the new table's
+// metadata before it is stored (replica creation: partition count, TTL).
+func (db *DB) createTable(in *CreateTableInput, adjust func(m *tableMeta)) (any, error) {
 	var c constraints
 	in.constraints(&c)
 	if err := c.err(); err != nil {
@@ -58,6 +64,9 @@ func (db *DB) CreateTable(ctx context.Context, in *CreateTableInput) (any, error
 	m, err := db.newTableMeta(in)
 	if err != nil {
 		return nil, err
+	}
+	if adjust != nil {
+		adjust(m)
 	}
 
 	db.mu.Lock()
@@ -205,16 +214,29 @@ func (db *DB) DeleteTable(ctx context.Context, in *DeleteTableInput) (any, error
 		return nil, err
 	}
 	name := resolveTableName(in.TableName)
+	out, replicated, err := db.deleteTable(name)
+	if err != nil {
+		return nil, err
+	}
+	// NB: outside db.mu, as ReplicaHooks promises.
+	if h := db.cat.replicas.Load(); replicated && h != nil && h.Deleted != nil {
+		h.Deleted(name)
+	}
+	return out, nil
+}
 
+// deleteTable serves DeleteTable under db.mu; replicated reports whether
+// the table was a global table's replica.
+func (db *DB) deleteTable(name string) (_ any, replicated bool, _ error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	t := db.tables[name]
 	if t == nil {
-		return nil, apierr.TableNotFound(name)
+		return nil, false, apierr.TableNotFound(name)
 	}
 	m := t.m()
 	if m.DeletionProtectionEnabled {
-		return nil, apierr.Validation("Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.")
+		return nil, false, apierr.Validation("Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.")
 	}
 	d := db.describe(t, m)
 	d.TableStatus = statusDeleting
@@ -232,7 +254,7 @@ func (db *DB) DeleteTable(ctx context.Context, in *DeleteTableInput) (any, error
 	// NB: a table that had a stream keeps its outbox until the streams
 	// publisher has published it (dropped.go).
 	if kept, err := db.dropOutbox(b, t); err != nil {
-		return nil, err
+		return nil, false, err
 	} else if !kept {
 		prefixes = append(prefixes, prefixOutbox)
 	}
@@ -243,11 +265,11 @@ func (db *DB) DeleteTable(ctx context.Context, in *DeleteTableInput) (any, error
 	if err := b.Commit(pebble.Sync); err != nil {
 		// NB: the table is gone from memory but not from disk; it comes
 		// back (with its data) at the next Open.
-		return nil, fmt.Errorf("engine: delete table %s: %w", name, err)
+		return nil, false, fmt.Errorf("engine: delete table %s: %w", name, err)
 	}
 	db.log.Info("table deleted", "table", name, "table-id", m.ID)
 	db.notifyTable(name)
-	return &tableDescriptionOutput{TableDescription: d}, nil
+	return &tableDescriptionOutput{TableDescription: d}, m.Replicated, nil
 }
 
 // ListTablesInput is ListTables' request.

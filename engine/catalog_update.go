@@ -264,6 +264,9 @@ func (db *DB) applyTableUpdate(m *tableMeta, in *UpdateTableInput) (indexWork bo
 			return false, apierr.Validation("Table already has an enabled stream: TableName: %s", m.Name)
 		case !*s.StreamEnabled && !enabled:
 			return false, apierr.Validation("Table has no stream to disable: TableName: %s", m.Name)
+		case !*s.StreamEnabled && m.Replicated:
+			// NB: AWS's wording (the stream carries the replication).
+			return false, invalid("Disabling Stream is not allowed for a Global Table replica.")
 		case *s.StreamEnabled:
 			label := streamLabel(now, m.LatestStreamLabel)
 			m.Stream = &streamMeta{Enabled: true, ViewType: s.StreamViewType, Label: label}

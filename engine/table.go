@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"sync/atomic"
 
 	"github.com/godwit-db/godwit/engine/attr"
@@ -55,6 +56,8 @@ type tableMeta struct {
 	PITREnabled        bool    `json:"pitrEnabled,omitempty"`
 	// Replicated marks a global table: deletes leave tombstones (replica.go).
 	Replicated bool `json:"replicated,omitempty"`
+	// ReplicaSet is the global-tables layer's replica set (opaque here; replicaset.go).
+	ReplicaSet json.RawMessage `json:"replicaSet,omitempty"`
 }
 
 // streamMeta is the table's current stream, if one is enabled.
@@ -101,6 +104,10 @@ func (m *tableMeta) clone() *tableMeta {
 		c.Stream = &s
 	}
 	c.Tags = append([]Tag(nil), m.Tags...)
+	c.ReplicaSet = append(json.RawMessage(nil), m.ReplicaSet...)
+	if m.ReplicaSet == nil {
+		c.ReplicaSet = nil
+	}
 	return &c
 }
 

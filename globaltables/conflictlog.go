@@ -212,29 +212,14 @@ type ConflictLog struct {
 	done     chan struct{}
 }
 
-// NewConflictLog creates (or updates) the conflict stream and starts the
-// publisher. ctx bounds the stream creation only.
-func NewConflictLog(ctx context.Context, cfg ConflictLogConfig) (*ConflictLog, error) {
+// NewConflictLog starts the log's publisher. The conflict stream is
+// created (or updated to cfg) when the first record is published, so a
+// region that never meets a conflict has no conflict stream.
+func NewConflictLog(cfg ConflictLogConfig) (*ConflictLog, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	_, err := cfg.JetStream.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        ConflictStream,
-		Description: "godwit replication conflicts of region " + cfg.Region,
-		Subjects:    []string{conflictSubjectPrefix + cfg.Region + ".*"},
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      cfg.Retention,
-		MaxBytes:    cfg.MaxBytes,
-		MaxMsgs:     -1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		AllowDirect: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("globaltables: create the conflict stream: %w", err)
-	}
 	var id [6]byte
 	_, _ = rand.Read(id[:])
 	l := &ConflictLog{
@@ -255,6 +240,29 @@ func NewConflictLog(ctx context.Context, cfg ConflictLogConfig) (*ConflictLog, e
 	}
 	go l.run()
 	return l, nil
+}
+
+// ensureStream creates or updates the conflict stream.
+func (l *ConflictLog) ensureStream() error {
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.PublishTimeout)
+	defer cancel()
+	_, err := l.cfg.JetStream.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        ConflictStream,
+		Description: "godwit replication conflicts of region " + l.cfg.Region,
+		Subjects:    []string{conflictSubjectPrefix + l.cfg.Region + ".*"},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      l.cfg.Retention,
+		MaxBytes:    l.cfg.MaxBytes,
+		MaxMsgs:     -1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    l.cfg.Replicas,
+		AllowDirect: true,
+	})
+	if err != nil {
+		return fmt.Errorf("globaltables: create the conflict stream: %w", err)
+	}
+	return nil
 }
 
 // Append queues rec for the log without blocking and reports whether it
@@ -296,6 +304,7 @@ func (l *ConflictLog) Close(ctx context.Context) error {
 func (l *ConflictLog) run() {
 	defer close(l.done)
 	var n uint64
+	haveStream := false
 	for rec := range l.queue {
 		select {
 		case <-l.stop:
@@ -304,7 +313,16 @@ func (l *ConflictLog) run() {
 		default:
 		}
 		n++
-		data, err := json.Marshal(rec)
+		var err error
+		if !haveStream {
+			if err = l.ensureStream(); err == nil {
+				haveStream = true
+			}
+		}
+		var data []byte
+		if err == nil {
+			data, err = json.Marshal(rec)
+		}
 		if err == nil {
 			id := fmt.Sprintf("%s-%d", l.idBase, n)
 			for attempt := 0; attempt < 2; attempt++ {

@@ -3,6 +3,7 @@ package globaltables
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -42,9 +43,7 @@ func gtDriverLog(t *testing.T, local, peer *gtRegion, reg prometheus.Registerer,
 
 func gtConflictLog(t *testing.T, r *gtRegion, reg prometheus.Registerer) *ConflictLog {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	l, err := NewConflictLog(ctx, ConflictLogConfig{JetStream: r.js, Region: r.name, MaxBytes: 16 << 20, Registerer: reg, Logger: gtLogger()})
+	l, err := NewConflictLog(ConflictLogConfig{JetStream: r.js, Region: r.name, MaxBytes: 16 << 20, Registerer: reg, Logger: gtLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +222,7 @@ func TestConflictLogDropsWhenFull(t *testing.T) {
 	r := gtStartRegion(t, "us-east-1")
 	reg := prometheus.NewRegistry()
 	ctx := context.Background()
-	l, err := NewConflictLog(ctx, ConflictLogConfig{JetStream: r.js, Region: r.name, MaxBytes: 16 << 20, Registerer: reg, Buffer: 1})
+	l, err := NewConflictLog(ConflictLogConfig{JetStream: r.js, Region: r.name, MaxBytes: 16 << 20, Registerer: reg, Buffer: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,5 +236,9 @@ func TestConflictLogDropsWhenFull(t *testing.T) {
 	}
 	if got := metricValue(t, reg, "godwit_replication_conflict_log_dropped_total", map[string]string{"table": "t"}); got != 3 {
 		t.Fatalf("dropped %v, want 3", got)
+	}
+	// A log that never published made no stream.
+	if _, err := r.js.Stream(ctx, ConflictStream); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("conflict stream without conflicts: %v", err)
 	}
 }

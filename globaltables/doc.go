@@ -1,5 +1,18 @@
 // Package globaltables replicates tables between regions (Global Tables,
-// version 2019.11.21). A Driver (driver.go) replicates one table from one
+// version 2019.11.21).
+//
+// A Manager (manager.go) runs the replica management of one region: it
+// serves UpdateTable's ReplicaUpdates and DescribeTable's Replicas through
+// the engine's ReplicaHooks, answers the other regions on
+// gw.ctl.<region>.<verb>, persists each global table's ReplicaSet in the
+// engine, and runs a Driver per (peer, table):
+//
+//	m, err := globaltables.NewManager(globaltables.ManagerConfig{
+//		DB: db, Conn: localNATS,
+//		Peers: map[string]globaltables.Peer{"us-west-2": {Conn: nc, JetStream: js}}})
+//	defer m.Close()
+//
+// A Driver (driver.go) replicates one table from one
 // peer region: it reads the peer's change stream over NATS JetStream with
 // the streams consumer library and applies it with engine.ApplyRemote
 // (last-writer-wins, exactly-once positions):
@@ -47,7 +60,7 @@
 // GW_CONFLICTS stream without blocking (dropping and counting on
 // overflow); ReadConflicts reads it back (godwit conflicts).
 //
-//	log, err := globaltables.NewConflictLog(ctx, globaltables.ConflictLogConfig{JetStream: localJS, Region: "us-east-1"})
+//	log, err := globaltables.NewConflictLog(globaltables.ConflictLogConfig{JetStream: localJS, Region: "us-east-1"})
 //	d, err := globaltables.NewDriver(globaltables.DriverConfig{..., Conflicts: log})
 //
 // Verification (digest.go, verify.go): a DigestServer answers digest

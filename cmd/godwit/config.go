@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/godwit-db/godwit/region"
 	"gopkg.in/yaml.v3"
 )
 
@@ -77,6 +78,39 @@ type Config struct {
 	// and 1h; a negative interval disables collection.
 	TombstoneGrace         time.Duration `yaml:"tombstone-grace"`
 	TombstoneSweepInterval time.Duration `yaml:"tombstone-sweep-interval"`
+
+	// Peers are the other regions of this region's global tables, by
+	// region name. --peer NAME=NATS_URL (repeatable) adds or replaces one
+	// with just a URL; the YAML section also takes credentials, TLS and a
+	// JetStream domain. Default none.
+	Peers map[string]PeerConfig `yaml:"peers"`
+}
+
+// PeerConfig is one peer region under peers: in the YAML file. A peer with
+// a url is reached through a NATS connection of its own; one with only a
+// domain through the local NATS (a supercluster or leaf nodes whose
+// JetStream domains are the region names).
+type PeerConfig struct {
+	// URL is the peer's NATS (comma-separated URLs).
+	URL string `yaml:"url"`
+	// Creds is a NATS credentials file for URL.
+	Creds string `yaml:"creds"`
+	// User and Password authenticate to URL.
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	// Token authenticates to URL.
+	Token string `yaml:"token"`
+	// TLS holds PEM files for URL's connection.
+	TLS PeerTLS `yaml:"tls"`
+	// Domain is the peer's JetStream domain.
+	Domain string `yaml:"domain"`
+}
+
+// PeerTLS is a peer connection's TLS files.
+type PeerTLS struct {
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
 }
 
 // Defaults of the NATS and streams settings (see Config).
@@ -182,6 +216,7 @@ func (c Config) Validate() error {
 	if c.TombstoneGrace < 0 {
 		bad("tombstone-grace", "%s is negative", c.TombstoneGrace)
 	}
+	errs = append(errs, region.ValidatePeers(c.Region, c.regionConfig(nil).Peers))
 	return errors.Join(errs...)
 }
 
@@ -336,6 +371,9 @@ func loadConfig(args []string, usage io.Writer) (Config, error) {
 		fs.Var(rawFlag{val: raw[o.name], isBool: o.isBool}, o.name, o.usage)
 	}
 	configPath := fs.String("config", "", "YAML `file` of settings (keys are the flag names; flags win)")
+	var peerFlags []string
+	fs.Func("peer", "peer region as `NAME=NATS_URL` (repeatable; the YAML peers: section also takes credentials, TLS and a JetStream domain)",
+		func(v string) error { peerFlags = append(peerFlags, v); return nil })
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: godwit serve [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -368,6 +406,18 @@ func loadConfig(args []string, usage io.Writer) (Config, error) {
 		if err := o.set(&cfg, *raw[o.name]); err != nil {
 			errs = append(errs, fmt.Errorf("--%s: %w", o.name, err))
 		}
+	}
+	for _, v := range peerFlags {
+		name, url, ok := strings.Cut(v, "=")
+		if !ok || name == "" || url == "" {
+			errs = append(errs, fmt.Errorf("--peer: %q is not NAME=NATS_URL", v))
+			continue
+		}
+		if cfg.Peers == nil {
+			cfg.Peers = map[string]PeerConfig{}
+		}
+		// NB: the flag wins over the file's entry of the same name.
+		cfg.Peers[name] = PeerConfig{URL: url}
 	}
 	errs = append(errs, cfg.Validate())
 	if err := errors.Join(errs...); err != nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	want := Config{Listen: ":8000", DataDir: "./data", Region: "us-east-1", Partitions: 8,
 		LogLevel: "info", LogFormat: "text", TTLSweepInterval: 30 * time.Second}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
 	}
 }
@@ -56,7 +57,7 @@ no-sync: true
 		TTLSweepInterval: time.Minute,       // file
 		NoSync:           false,             // flag over file
 	}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
 	}
 
@@ -131,10 +132,77 @@ func TestConfigUsageErrors(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 	// An empty file is no settings at all.
-	if cfg, err := loadConfig([]string{"--config", writeFile(t, "")}, &bytes.Buffer{}); err != nil || cfg != DefaultConfig() {
+	if cfg, err := loadConfig([]string{"--config", writeFile(t, "")}, &bytes.Buffer{}); err != nil || !reflect.DeepEqual(cfg, DefaultConfig()) {
 		t.Errorf("empty file: %+v %v", cfg, err)
 	}
 	if _, err := loadConfig([]string{"--config", writeFile(t, "listen: [\n")}, &bytes.Buffer{}); err == nil {
 		t.Error("malformed YAML accepted")
+	}
+}
+
+func TestConfigPeers(t *testing.T) {
+	path := writeFile(t, `
+region: us-east-1
+peers:
+  us-west-2:
+    url: nats://10.0.0.2:4222
+    creds: /etc/godwit/west.creds
+    tls: {ca: /etc/ca.pem, cert: /etc/c.pem, key: /etc/k.pem}
+  eu-west-1:
+    domain: eu-west-1
+`)
+	cfg, err := loadConfig([]string{"--config", path, "--peer", "ap-south-1=nats://10.0.0.9:4222",
+		"--peer", "eu-west-1=nats://10.0.0.3:4222"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]PeerConfig{
+		"us-west-2":  {URL: "nats://10.0.0.2:4222", Creds: "/etc/godwit/west.creds", TLS: PeerTLS{CA: "/etc/ca.pem", Cert: "/etc/c.pem", Key: "/etc/k.pem"}},
+		"eu-west-1":  {URL: "nats://10.0.0.3:4222"}, // the flag replaces the file's entry
+		"ap-south-1": {URL: "nats://10.0.0.9:4222"},
+	}
+	if !reflect.DeepEqual(cfg.Peers, want) {
+		t.Errorf("peers = %+v\nwant %+v", cfg.Peers, want)
+	}
+	rc := cfg.regionConfig(nil)
+	if rc.Peers["us-west-2"].TLS.Key != "/etc/k.pem" || rc.Peers["eu-west-1"].URL != "nats://10.0.0.3:4222" {
+		t.Errorf("region peers = %+v", rc.Peers)
+	}
+
+	// Every problem at once: unknown key, bad name, the local region, no
+	// url or domain, credentials without a url, a bad flag.
+	bad := writeFile(t, `
+region: us-east-1
+peers:
+  us-east-1: {url: nats://x:4222}
+  Bad_Name: {url: nats://x:4222}
+  lonely: {}
+  nourl: {domain: nourl, token: t}
+  typo: {url: nats://x:4222, passwrd: x}
+`)
+	_, err = loadConfig([]string{"--config", bad, "--peer", "nourlatall"}, &bytes.Buffer{})
+	if err == nil {
+		t.Fatal("bad peers accepted")
+	}
+	for _, want := range []string{"passwrd", "--peer: \"nourlatall\""} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	// Without the unknown key, the semantic problems are all reported.
+	bad = writeFile(t, `
+region: us-east-1
+peers:
+  us-east-1: {url: nats://x:4222}
+  Bad_Name: {url: nats://x:4222}
+  lonely: {}
+  nourl: {domain: nourl, token: t}
+`)
+	_, err = loadConfig([]string{"--config", bad}, &bytes.Buffer{})
+	for _, want := range []string{"peers.us-east-1: is this region", `"Bad_Name" is not a region name`,
+		"peers.lonely: needs a url or a JetStream domain", "peers.nourl: credentials and TLS apply"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
 	}
 }

@@ -128,7 +128,7 @@ func TestConflictsCommand(t *testing.T) {
 	if code := run(ctx, []string{"conflicts", "glob", "--nats-url", r.srv.ClientURL()}, &out, &errs); code != exitOK || out.Len() != 0 {
 		t.Fatalf("empty: exit %d out %q err %q", code, out.String(), errs.String())
 	}
-	log, err := globaltables.NewConflictLog(ctx, globaltables.ConflictLogConfig{JetStream: js, Region: r.name, MaxBytes: 8 << 20})
+	log, err := globaltables.NewConflictLog(globaltables.ConflictLogConfig{JetStream: js, Region: r.name, MaxBytes: 8 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
