@@ -19,6 +19,7 @@ import (
 //	deliver            input lines: p=P seq=S cseq=C [origin=R] [created=T]
 //	tick [n=N]
 //	trimmed p=P first=S
+//	trimmed-change p=P first=C
 //	applied p=P seq=S
 //	ready              prints the Ready, then Advances it
 //	status
@@ -78,6 +79,9 @@ func TestScripts(t *testing.T) {
 				return fmt.Sprintf("ready=%t", r.HasReady())
 			case "trimmed":
 				r.Trimmed(num("p"), uint64(num("first")))
+				return fmt.Sprintf("ready=%t", r.HasReady())
+			case "trimmed-change":
+				r.TrimmedChange(num("p"), uint64(num("first")))
 				return fmt.Sprintf("ready=%t", r.HasReady())
 			case "applied":
 				if err := r.Applied(num("p"), uint64(num("seq"))); err != nil {

@@ -52,6 +52,28 @@
 // Decide is the last-writer-wins rule the engine applies to each handed
 // change, atomically with reading the stored item or tombstone.
 //
+// A new replica is filled from a consistent snapshot of a peer's table
+// (engine.DB.SnapshotTable), served by the peer's SnapshotServer over NATS
+// request-reply (gw.ctl.<region>.snapshot.open/next/close) and pulled and
+// applied by Backfill with last-writer-wins; Backfill then stores where to
+// read each region's stream from (the snapshot's own outbox position for
+// the peer, the peer's applied positions for the others), never lowering a
+// position a driver already reached. A backfill writes no stream records:
+// copying state is not a change made here.
+//
+//	srv, err := globaltables.NewSnapshotServer(globaltables.SnapshotServerConfig{Conn: nc, DB: db})
+//	stats, err := globaltables.Backfill(ctx, globaltables.BackfillConfig{
+//		Peer: "us-west-2", PeerConn: peerNC, DB: db, Table: "Orders"})
+//
+// When the peer's stream was trimmed past a driver's position (an outage
+// longer than retention), the driver resynchronises from a snapshot
+// (Backfill with Resync: the changes are recorded in the local stream,
+// items the peer deleted meanwhile are swept by the rule of
+// engine.SnapshotSweep, a local write the peer never saw survives), then
+// goes on from the new positions; DriverStatus, a warning and
+// godwit_replication_resyncs_total say so. docs/global-tables.md,
+// "Backfill and resync", has the details.
+//
 // Conflicts (conflictlog.go): the engine reports each change that
 // last-writer-wins decided against a concurrent version
 // (conflict.Classify); the driver counts them in

@@ -12,6 +12,7 @@ import (
 	"github.com/godwit-db/godwit/engine"
 	"github.com/godwit-db/godwit/streams"
 	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -25,6 +26,9 @@ type DriverConfig struct {
 	Table string
 	// PeerJetStream is a JetStream handle on the peer region's NATS. Required.
 	PeerJetStream jetstream.JetStream
+	// PeerConn reaches the peer's SnapshotServer, for a resync (see
+	// resync.go). Default PeerJetStream.Conn().
+	PeerConn *nats.Conn
 	// DB is the local engine. Required.
 	DB *engine.DB
 	// TickInterval is the length of one Replicator tick (real time: the
@@ -113,6 +117,9 @@ func (c DriverConfig) withDefaults() DriverConfig {
 		c.Logger = d.Logger
 	}
 	c.Replicator.Peer = c.Peer
+	if c.PeerConn == nil {
+		c.PeerConn = c.PeerJetStream.Conn()
+	}
 	return c
 }
 
@@ -132,11 +139,14 @@ type DriverStatus struct {
 	Stream string
 	// Running is true between Start and Stop.
 	Running bool
-	// Resync is set once the peer's stream lost records this region still
-	// needed: replication of the table is stopped. Resynchronising from a
-	// snapshot is a later step; until then the driver must be restarted
-	// after the table was repaired by other means.
+	// Resync is set while the peer's stream lacks records this region
+	// still needs: the driver is resynchronising the table from a snapshot
+	// of the peer (Backfill with Resync), and retries after RetryInterval
+	// when that fails. It is cleared once a resync succeeded.
 	Resync *Resync
+	// Resyncs counts the resyncs that succeeded; LastResync is the last one's.
+	Resyncs    uint64
+	LastResync *BackfillStats
 	// LastError is the last failure (apply or read), "" if none.
 	LastError string
 	// Applied and Stale count changes handed to the engine that won
@@ -192,7 +202,9 @@ type driverRun struct {
 	reader  *peerReader
 	broken  bool // positions must be reloaded and the reader reopened
 	retryAt time.Time
-	pending map[int]uint64
+	// resyncedAt is when the last resync succeeded.
+	resyncedAt time.Time
+	pending    map[int]uint64
 	// clock offset warnings: when the last was logged, and what has been
 	// seen since.
 	clockWarnAt  time.Time
@@ -238,7 +250,7 @@ func (d *Driver) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	d.running, d.cancel, d.done = true, cancel, make(chan struct{})
-	d.status.Running, d.status.Stream, d.status.Resync = true, ts.Name, nil
+	d.status.Running, d.status.Stream = true, ts.Name
 	d.log.Info("replication started", "stream", ts.Name, "partitions", info.Partitions)
 	go r.loop(runCtx, d.done)
 	return nil
@@ -288,8 +300,12 @@ func (r *driverRun) restore(ctx context.Context) error {
 		}
 		positions[p] = pos
 	}
+	lost := r.placePositions(ctx, positions)
 	if err := r.core.Restore(positions); err != nil {
 		return err
+	}
+	for p, first := range lost {
+		r.core.TrimmedChange(p, first)
 	}
 	resume := streams.Position{}
 	for p, pos := range positions {
@@ -318,6 +334,7 @@ func (r *driverRun) reopen(ctx context.Context, rereads []ReRead) error {
 			resume[rr.Partition] = rr.After
 		} else {
 			delete(resume, rr.Partition)
+			r.checkLost(ctx, rr.Partition)
 		}
 	}
 	return r.open(ctx, resume)
@@ -364,6 +381,12 @@ func (r *driverRun) trimmed(ctx context.Context) {
 		return
 	}
 	for p := 0; p < r.parts; p++ {
+		if pos := r.core.Status().Partitions[p].Accepted; pos.StreamSeq == 0 && pos.ChangeSeq > 0 {
+			// NB: its stream position is unknown; only its oldest
+			// retained record tells whether it lost anything.
+			r.checkLost(ctx, p)
+			continue
+		}
 		r.core.Trimmed(p, first)
 	}
 }
@@ -458,16 +481,10 @@ func (r *driverRun) process(ctx context.Context) {
 				return
 			}
 		}
-		if rd.Resync != nil {
-			rs := *rd.Resync
-			r.d.log.Error("REPLICATION STOPPED: the peer's stream no longer holds records this region needs; "+
-				"the table must be resynchronised from a snapshot", "partition", rs.Partition, "after", rs.After,
-				"first-available", rs.FirstAvailable, "reason", rs.Reason)
-			r.closeReader()
-			r.d.m.resync.Set(1)
-			r.d.update(func(s *DriverStatus) { s.Resync = &rs })
-		}
 		r.core.Advance(rd)
+		if rd.Resync != nil {
+			r.resync(ctx, *rd.Resync)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ type driverMetrics struct {
 
 	remoteWon, remoteLost prometheus.Counter
 	clockAhead            prometheus.Counter
+	resyncs               prometheus.Counter
 }
 
 func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMetrics {
@@ -36,7 +37,11 @@ func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMe
 	}, names))
 	resync := registerVec(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "godwit", Subsystem: "replication", Name: "resync_required",
-		Help: "1 when the peer's stream lost records this region needs: replication of the table is stopped.",
+		Help: "1 while the peer's stream lacks records this region needs: the table is being resynchronised from a snapshot of the peer.",
+	}, names))
+	resyncs := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "godwit", Subsystem: "replication", Name: "resyncs_total",
+		Help: "Resynchronisations of the table from a snapshot of the peer that succeeded (after its stream was trimmed past what this region needed).",
 	}, names))
 	conflicts := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "godwit", Subsystem: "replication", Name: "conflicts_total",
@@ -58,6 +63,7 @@ func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMe
 		remoteWon:  conflicts.With(prometheus.Labels{"table": table, "source": source, "outcome": "remote-won"}),
 		remoteLost: conflicts.With(prometheus.Labels{"table": table, "source": source, "outcome": "remote-lost"}),
 		clockAhead: clockAhead.With(prometheus.Labels{"source": source}),
+		resyncs:    resyncs.With(l),
 	}
 }
 

@@ -39,8 +39,13 @@ func (r Record) origin() string {
 // in the same Pebble batch as the applied writes (DB.ApplyRemote). The zero
 // Pos is the start of the stream; a Pos with ChangeSeq 0 does not know the
 // outbox sequence, so the first record delivered after it is taken as the
-// next one whatever its ChangeSeq (a backfill snapshot should record both
-// numbers).
+// next one whatever its ChangeSeq.
+//
+// A Pos with ChangeSeq N but StreamSeq 0 (a backfill's starting point when
+// the snapshot's server could not place N in its stream) is read from the
+// oldest retained record: records up to N are dropped as duplicates and
+// N+1 is the next one. Whether the stream still holds N+1 is told by
+// TrimmedChange (the driver looks at the oldest retained record).
 type Pos = engine.ReplicaPos
 
 // Batch is a run of consecutive records of one partition to hand to the
@@ -74,7 +79,7 @@ type ReRead struct {
 type Resync struct {
 	Partition      int
 	After          uint64 // the stream sequence the partition had reached
-	FirstAvailable uint64 // the oldest stream sequence the peer still holds
+	FirstAvailable uint64 // the oldest stream sequence the peer still holds (0: unknown)
 	Reason         string
 }
 
@@ -341,19 +346,45 @@ func (r *Replicator) Trimmed(partition int, firstAvailable uint64) {
 	if firstAvailable <= p.accepted.StreamSeq+1 {
 		return
 	}
-	r.resyncing = true
-	r.counters.Resyncs++
-	r.resync = &Resync{
+	r.startResync(Resync{
 		Partition:      partition,
 		After:          p.accepted.StreamSeq,
 		FirstAvailable: firstAvailable,
 		Reason: fmt.Sprintf("peer %s stream trimmed: partition %d needs records after %d, oldest retained is %d",
 			r.cfg.Peer, partition, p.accepted.StreamSeq, firstAvailable),
-	}
+	})
+}
+
+// startResync stops replication until Restore and reports rs once.
+func (r *Replicator) startResync(rs Resync) {
+	r.resyncing = true
+	r.counters.Resyncs++
+	r.resync = &rs
 	for _, pt := range r.parts {
 		pt.staged, pt.buffer, pt.rereading = nil, nil, false
 	}
 	r.rereads = nil
+}
+
+// TrimmedChange reports that the oldest record of partition the peer's
+// stream still holds has outbox sequence firstChangeSeq. When that is past
+// the next record the partition needs (its accepted ChangeSeq + 1; a
+// partition whose ChangeSeq is unknown needs nothing in particular),
+// replication stops and one Resync is reported, as for Trimmed.
+func (r *Replicator) TrimmedChange(partition int, firstChangeSeq uint64) {
+	if r.resyncing || partition < 0 {
+		return
+	}
+	p := r.part(partition)
+	if p.accepted.ChangeSeq == 0 || firstChangeSeq <= p.accepted.ChangeSeq+1 {
+		return
+	}
+	r.startResync(Resync{
+		Partition: partition,
+		After:     p.accepted.StreamSeq,
+		Reason: fmt.Sprintf("peer %s stream trimmed: partition %d needs change seq %d, the oldest retained is %d",
+			r.cfg.Peer, partition, p.accepted.ChangeSeq+1, firstChangeSeq),
+	})
 }
 
 // Applied acknowledges that the batch of partition ending at stream

@@ -12,7 +12,10 @@ import (
 
 	"github.com/godwit-db/godwit/conflict"
 	"github.com/godwit-db/godwit/globaltables"
+	"github.com/godwit-db/godwit/sinks"
 	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures one regional instance. cmd/godwit maps its flags and
@@ -82,9 +85,25 @@ type Config struct {
 	// version may be before it stops moving the HLC. Default the engine's.
 	MaxClockOffset time.Duration
 
+	// Consumers, when set, builds the region's stream consumers (package
+	// sinks: Lambda-style event source mappings and their targets) once its
+	// NATS is up; cmd/godwit builds them from its consumers: section. Their
+	// status is served at sinks.StatusPath on the API listener.
+	Consumers func(ConsumerDeps) ([]sinks.ConsumerSpec, error)
+
 	// Logger is the root logger ("listening" and the components' logs).
 	// Default a null logger.
 	Logger hclog.Logger
+}
+
+// ConsumerDeps is what a consumer's target may need from the region.
+type ConsumerDeps struct {
+	// NATS is a connection to the region's NATS (for nats: targets and
+	// destinations).
+	NATS *nats.Conn
+	// Logger and Registerer are the region's.
+	Logger     hclog.Logger
+	Registerer prometheus.Registerer
 }
 
 // Peer says how to reach one peer region's NATS: by URL through a

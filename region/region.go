@@ -17,6 +17,7 @@ import (
 	"github.com/godwit-db/godwit/engine"
 	"github.com/godwit-db/godwit/engine/wire"
 	"github.com/godwit-db/godwit/globaltables"
+	"github.com/godwit-db/godwit/sinks"
 	"github.com/godwit-db/godwit/streams"
 	"github.com/godwit-db/godwit/streams/embedded"
 	"github.com/hashicorp/go-hclog"
@@ -52,6 +53,7 @@ type Region struct {
 	digests   *globaltables.DigestServer
 	conflicts *globaltables.ConflictLog
 	manager   *globaltables.Manager
+	sinks     *sinks.Runtime
 	ln        net.Listener
 	hs        *http.Server
 	served    chan error // Serve's result, once
@@ -189,20 +191,25 @@ func Start(ctx context.Context, cfg Config) (_ *Region, err error) {
 	}
 	undo = append(undo, r.manager.Close)
 
+	if err := r.startConsumers(js); err != nil {
+		return nil, err
+	}
+	undo = append(undo, r.sinks.Close)
+
 	r.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	var handler http.Handler = srv
+	mux := http.NewServeMux()
+	mux.Handle(sinks.StatusPath, r.sinks)
 	if cfg.Pprof {
-		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		mux.Handle("/", srv)
-		handler = mux
 	}
+	mux.Handle("/", srv)
+	var handler http.Handler = mux
 	r.hs = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -270,11 +277,48 @@ func (r *Region) Close() error {
 		<-r.served
 		// NB: the manager stops the drivers before the conflict log
 		// closes; the digest server stops before the engine closes.
-		r.closeErr = errors.Join(r.manager.Close(), r.closeConflicts(), r.digests.Close(), r.snap.Close(), r.peers.close())
+		r.closeErr = errors.Join(r.sinks.Close(), r.manager.Close(), r.closeConflicts(), r.digests.Close(), r.snap.Close(), r.peers.close())
 		r.api.Close()
 		r.closeErr = errors.Join(r.closeErr, r.stopPublisher(), r.closeEngine(), r.nats.close())
 	})
 	return r.closeErr
+}
+
+// startConsumers builds and starts the configured stream consumers (none
+// without cfg.Consumers: the runtime then only answers its status).
+func (r *Region) startConsumers(js jetstream.JetStream) error {
+	var specs []sinks.ConsumerSpec
+	if r.cfg.Consumers != nil {
+		var err error
+		specs, err = r.cfg.Consumers(ConsumerDeps{NATS: r.nats.api, Logger: r.log, Registerer: r.reg})
+		if err != nil {
+			return fmt.Errorf("stream consumers: %w", err)
+		}
+	}
+	closeTargets := func() {
+		for _, s := range specs {
+			_ = s.Target.Close()
+		}
+	}
+	rt, err := sinks.NewRuntime(sinks.RuntimeConfig{
+		Consumers: specs, JetStream: js, Region: r.cfg.Region, Account: r.db.AccountID(),
+		Logger: r.log, Registerer: r.reg,
+	})
+	if err != nil {
+		closeTargets()
+		return fmt.Errorf("stream consumers: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rt.Start(ctx); err != nil {
+		closeTargets()
+		return fmt.Errorf("stream consumers: %w", err)
+	}
+	if n := len(specs); n > 0 {
+		r.log.Info("stream consumers started", "consumers", n)
+	}
+	r.sinks = rt
+	return nil
 }
 
 // stopPublisher stops the publisher after letting it drain the outbox for

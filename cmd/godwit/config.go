@@ -84,6 +84,22 @@ type Config struct {
 	// with just a URL; the YAML section also takes credentials, TLS and a
 	// JetStream domain. Default none.
 	Peers map[string]PeerConfig `yaml:"peers"`
+
+	// Consumers are the stream consumers (Lambda event source mappings,
+	// package sinks), file only: the consumers: section, each entry with
+	// AWS's PascalCase parameter names and a Target: block (see
+	// consumerConfig and docs/sinks.md). Default none.
+	//
+	// NB: a pointer keeps Config comparable with == (its tests do so).
+	Consumers *[]consumerConfig `yaml:"consumers"`
+}
+
+// consumers is the configured consumers (none when the section is absent).
+func (c Config) consumers() []consumerConfig {
+	if c.Consumers == nil {
+		return nil
+	}
+	return *c.Consumers
 }
 
 // PeerConfig is one peer region under peers: in the YAML file. A peer with
@@ -217,6 +233,7 @@ func (c Config) Validate() error {
 		bad("tombstone-grace", "%s is negative", c.TombstoneGrace)
 	}
 	errs = append(errs, region.ValidatePeers(c.Region, c.regionConfig(nil).Peers))
+	errs = append(errs, validateConsumers(c.consumers())...)
 	return errors.Join(errs...)
 }
 

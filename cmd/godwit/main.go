@@ -5,6 +5,8 @@
 //	godwit tail TABLE        follow a table's stream (see tail.go)
 //	godwit conflicts TABLE   print a global table's conflict log (conflicts.go)
 //	godwit verify TABLE      compare a global table's replicas (verify.go)
+//	godwit consumers         list a server's stream consumers (see consumers.go)
+//	godwit audit verify DIR  check an audit-log sink (see audit.go)
 //	godwit version           print the version
 //	godwit help              print this help
 //
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runConflicts(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return runVerify(ctx, args[1:], stdout, stderr)
+	case "consumers":
+		return runConsumers(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "godwit %s (%s)\n", versionString(), runtime.Version())
 		return exitOK
@@ -89,6 +95,8 @@ Commands:
 	tail      print a table's stream, one JSON record per line (godwit tail -h)
 	conflicts print a global table's replication conflicts (godwit conflicts -h)
 	verify    compare a global table's replicas across regions (godwit verify -h)
+	consumers list a server's stream consumers: state, position, iterator age, last error
+	audit     verify an audit-log sink's directory (godwit audit verify DIR)
 	version   print the version
 	help      print this help
 `)
