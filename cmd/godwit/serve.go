@@ -114,6 +114,7 @@ func (c Config) regionConfig(log hclog.Logger) region.Config {
 		StreamRetention:  c.StreamRetention,
 		StreamMaxBytes:   c.StreamMaxBytes,
 		NATSMaxStore:     c.NATSMaxStore,
+		Consumers:        consumerSpecs(c),
 		Logger:           log,
 
 		TombstoneGrace:         c.TombstoneGrace,
