@@ -21,30 +21,6 @@ import (
 // tombstoneChunk bounds how many tombstones one sweeper request deletes.
 const tombstoneChunk = 256
 
-func (db *DB) tombstoneLoop(every time.Duration) {
-	defer db.bg.Done()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-db.stopBG
-		cancel()
-	}()
-	for {
-		select {
-		case <-db.stopBG:
-			return
-		case <-tick.C:
-			if n, err := db.SweepTombstones(ctx); err != nil {
-				db.log.Warn("tombstone sweep", "error", err)
-			} else if n > 0 {
-				db.log.Debug("tombstone sweep", "collected", n)
-			}
-		}
-	}
-}
-
 // tombstoneExpired reports whether a tombstone made at deletedAt (Unix ns)
 // may be collected at now.
 func (db *DB) tombstoneExpired(deletedAt int64, now time.Time) bool {
@@ -57,59 +33,22 @@ func (db *DB) tombstoneExpired(deletedAt int64, now time.Time) bool {
 // many it collected. The background sweeper calls it every
 // TombstoneSweepInterval; tests call it directly.
 func (db *DB) SweepTombstones(ctx context.Context) (int, error) {
-	collected := 0
-	for _, name := range db.tableNames() {
-		t := db.table(name)
-		if t == nil {
-			continue
-		}
-		for _, p := range t.parts {
-			n, err := db.sweepTombstonePartition(ctx, t, p)
-			collected += n
-			if err != nil {
-				db.metrics.tombstonesCollected.Add(float64(collected))
-				return collected, err
-			}
-		}
-	}
+	every := func(*table) bool { return true }
+	collected, err := db.sweepTables(ctx, every, db.sweepTombstonePartition)
 	db.metrics.tombstonesCollected.Add(float64(collected))
-	return collected, nil
+	return collected, err
 }
 
+// sweepTombstonePartition collects the expired tombstones of one partition
+// of t.
 func (db *DB) sweepTombstonePartition(ctx context.Context, t *table, p *partition) (int, error) {
-	m := t.m()
 	now := db.clock.PhysicalNow()
-	prefix := tombstonePartPrefix(m.ID, p.id)
-	it, err := db.pebble.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return 0, err
+	isExpired := func(value []byte) bool {
+		ts, err := decodeTombstone(value)
+		return err == nil && db.tombstoneExpired(ts.deletedAt, now)
 	}
-	defer it.Close()
-	var keys [][]byte
-	collected := 0
-	for it.First(); it.Valid(); it.Next() {
-		if ctx.Err() != nil {
-			return collected, ctx.Err()
-		}
-		ts, err := decodeTombstone(it.Value())
-		if err != nil || !db.tombstoneExpired(ts.deletedAt, now) {
-			continue
-		}
-		keys = append(keys, append([]byte(nil), it.Key()...))
-		if len(keys) >= tombstoneChunk {
-			n, err := db.collectTombstones(p, keys, now)
-			collected += n
-			if err != nil {
-				return collected, err
-			}
-			keys = keys[:0]
-		}
-	}
-	if err := it.Error(); err != nil {
-		return collected, err
-	}
-	n, err := db.collectTombstones(p, keys, now)
-	return collected + n, err
+	remove := func(keys [][]byte) (int, error) { return db.collectTombstones(p, keys, now) }
+	return db.sweepPrefix(ctx, tombstonePartPrefix(t.m().ID, p.id), tombstoneChunk, isExpired, remove)
 }
 
 // collectTombstones deletes, in one partition request, those of the

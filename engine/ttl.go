@@ -15,43 +15,6 @@ const ttlMaxAge = 5 * 365 * 24 * time.Hour
 // ttlChunk bounds how many expired items one sweeper request deletes.
 const ttlChunk = 128
 
-// startBackground starts the DB's background loops (the TTL and tombstone
-// sweepers).
-func (db *DB) startBackground() {
-	if db.cfg.TTLSweepInterval > 0 {
-		db.bg.Add(1)
-		go db.ttlLoop(db.cfg.TTLSweepInterval)
-	}
-	if db.cfg.TombstoneSweepInterval > 0 {
-		db.bg.Add(1)
-		go db.tombstoneLoop(db.cfg.TombstoneSweepInterval)
-	}
-}
-
-func (db *DB) ttlLoop(every time.Duration) {
-	defer db.bg.Done()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-db.stopBG
-		cancel()
-	}()
-	for {
-		select {
-		case <-db.stopBG:
-			return
-		case <-tick.C:
-			if n, err := db.SweepTTL(ctx); err != nil {
-				db.log.Warn("ttl sweep", "error", err)
-			} else if n > 0 {
-				db.log.Debug("ttl sweep", "deleted", n)
-			}
-		}
-	}
-}
-
 // expired reports whether it has a TTL attribute name holding a Number of
 // epoch seconds in the past (and no more than five years in the past).
 func expired(it attr.Item, name string, now time.Time) bool {
@@ -75,60 +38,25 @@ func expired(it attr.Item, name string, now time.Time) bool {
 // would make it proportional to the expired items only; until then the
 // interval bounds the cost.
 func (db *DB) SweepTTL(ctx context.Context) (int, error) {
-	deleted := 0
-	for _, name := range db.tableNames() {
-		t := db.table(name)
-		if t == nil || !t.m().TTLEnabled {
-			continue
-		}
-		for _, p := range t.parts {
-			n, err := db.sweepPartition(ctx, t, p)
-			deleted += n
-			if err != nil {
-				return deleted, err
-			}
-		}
+	ttlEnabled := func(t *table) bool { return t.m().TTLEnabled }
+	deleted, err := db.sweepTables(ctx, ttlEnabled, db.sweepTTLPartition)
+	if err != nil {
+		return deleted, err
 	}
 	db.metrics.ttlDeletes.Add(float64(deleted))
 	return deleted, nil
 }
 
-func (db *DB) sweepPartition(ctx context.Context, t *table, p *partition) (int, error) {
+// sweepTTLPartition deletes the expired items of one partition of t.
+func (db *DB) sweepTTLPartition(ctx context.Context, t *table, p *partition) (int, error) {
 	m := t.m()
 	now := db.clock.PhysicalNow()
-	prefix := partitionPrefix(m.ID, p.id)
-	it, err := db.pebble.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return 0, err
+	isExpired := func(value []byte) bool {
+		_, item, err := decodeItemValue(value)
+		return err == nil && expired(item, m.TTLAttribute, now)
 	}
-	defer it.Close()
-	var keys [][]byte
-	deleted := 0
-	for it.First(); it.Valid(); it.Next() {
-		if ctx.Err() != nil {
-			return deleted, ctx.Err()
-		}
-		_, item, err := decodeItemValue(it.Value())
-		if err != nil {
-			continue
-		}
-		if expired(item, m.TTLAttribute, now) {
-			keys = append(keys, append([]byte(nil), it.Key()...))
-			if len(keys) >= ttlChunk {
-				n, err := db.sweepKeys(t, p, keys)
-				deleted += n
-				if err != nil {
-					return deleted, err
-				}
-				keys = nil
-			}
-		}
-	}
-	if err := it.Error(); err != nil {
-		return deleted, err
-	}
-	n, err := db.sweepKeys(t, p, keys)
-	return deleted + n, err
+	remove := func(keys [][]byte) (int, error) { return db.sweepKeys(t, p, keys) }
+	return db.sweepPrefix(ctx, partitionPrefix(m.ID, p.id), ttlChunk, isExpired, remove)
 }
 
 // sweepKeys deletes, in one partition request, those of the items at keys
