@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -22,8 +20,9 @@ import (
 // given on the command line wins over the file, which wins over the default.
 //
 // To add a setting: add the field with its yaml tag, its default in
-// DefaultConfig, its check in Validate and, for a scalar, its flag in
-// serveOptions. A section (nats:, peers:, consumers:) is a nested struct
+// DefaultConfig, its mapping in regionConfig (serve.go) and its check in
+// region.Config.Validate (or in Validate, for a setting only the command
+// has) and, for a scalar, its flag in serveOptions. A section (nats:, peers:, consumers:) is a nested struct
 // field; the file decoder rejects unknown keys at every level.
 type Config struct {
 	// Listen is the API's TCP address. Default ":8000" (DynamoDB Local's port).
@@ -129,18 +128,10 @@ type PeerTLS struct {
 	Key  string `yaml:"key"`
 }
 
-// Defaults of the NATS and streams settings (see Config).
-const (
-	defaultNATSListen      = "127.0.0.1:4222"
-	defaultStreamRetention = 24 * time.Hour
-	defaultStreamMaxBytes  = 1 << 30
-	defaultNATSMaxStore    = 64 << 30
-)
-
 // natsListen is the effective NATSListen.
 func (c Config) natsListen() string {
 	if c.NATSListen == "" {
-		return defaultNATSListen
+		return region.DefaultNATSListen
 	}
 	return c.NATSListen
 }
@@ -148,7 +139,7 @@ func (c Config) natsListen() string {
 // streamRetention is the effective StreamRetention.
 func (c Config) streamRetention() time.Duration {
 	if c.StreamRetention == 0 {
-		return defaultStreamRetention
+		return region.DefaultStreamRetention
 	}
 	return c.StreamRetention
 }
@@ -166,31 +157,20 @@ func DefaultConfig() Config {
 	}
 }
 
-// maxPartitions mirrors the engine's bound on a table's partition count.
-const maxPartitions = 1024
-
-// regionPattern keeps region names usable in ARNs, NATS subjects and
-// JetStream domain names.
-var regionPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
 // Validate reports every problem with c at once, each prefixed with the
-// setting's name.
+// setting's name. The settings serve passes on to the region are checked by
+// region.Config.Validate (one set of rules for the binary and for tests that
+// start a region directly); Validate adds the ones only the command has.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("listen", "%q is not a host:port address", c.Listen)
-	}
-	if c.DataDir == "" {
-		bad("data-dir", "must not be empty")
-	}
-	if !regionPattern.MatchString(c.Region) {
-		bad("region", "%q must be 1-63 lowercase letters, digits or hyphens", c.Region)
-	}
-	if c.Partitions < 1 || c.Partitions > maxPartitions {
-		bad("partitions", "%d out of range 1..%d", c.Partitions, maxPartitions)
+	// NB: the region takes 0 partitions as "its default"; the command has
+	// its own default (DefaultConfig), so 0 here was given on purpose and
+	// is refused. The region reports the other out-of-range values.
+	if c.Partitions == 0 {
+		bad("partitions", "%d out of range 1..%d", c.Partitions, region.MaxPartitions)
 	}
 	switch c.LogLevel {
 	case "trace", "debug", "info", "warn", "error":
@@ -202,37 +182,7 @@ func (c Config) Validate() error {
 	default:
 		bad("log-format", "%q is not one of text, json", c.LogFormat)
 	}
-	if c.TTLSweepInterval < 0 {
-		bad("ttl-sweep-interval", "%s is negative (0 disables the sweeper)", c.TTLSweepInterval)
-	}
-	if l := c.NATSListen; l != "" && l != "-" {
-		if _, port, err := net.SplitHostPort(l); err != nil {
-			bad("nats-listen", "%q is not a host:port address (or - for none)", l)
-		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			bad("nats-listen", "%q has a bad port", l)
-		}
-	}
-	if c.NATSURL != "" {
-		for _, u := range strings.Split(c.NATSURL, ",") {
-			if u = strings.TrimSpace(u); u == "" || strings.ContainsAny(u, " \t") {
-				bad("nats-url", "%q is not a comma-separated list of NATS URLs", c.NATSURL)
-				break
-			}
-		}
-	}
-	if r := c.StreamRetention; r != 0 && r < time.Minute {
-		bad("stream-retention", "%s is below the minimum of 1m", r)
-	}
-	if c.StreamMaxBytes < -1 {
-		bad("stream-max-bytes", "%d: want a size in bytes, or -1 for no bound", c.StreamMaxBytes)
-	}
-	if c.NATSMaxStore < 0 {
-		bad("nats-max-store", "%d is negative", c.NATSMaxStore)
-	}
-	if c.TombstoneGrace < 0 {
-		bad("tombstone-grace", "%s is negative", c.TombstoneGrace)
-	}
-	errs = append(errs, region.ValidatePeers(c.Region, c.regionConfig(nil).Peers))
+	errs = append(errs, c.regionConfig(nil).Validate())
 	errs = append(errs, validateConsumers(c.consumers())...)
 	return errors.Join(errs...)
 }
@@ -322,7 +272,7 @@ var serveOptions = []option{
 		}},
 	{name: "stream-max-bytes", usage: "`bytes` each table stream may hold before its oldest records go (-1: no bound)",
 		def: func(c Config) string {
-			return strconv.FormatInt(orDefault(c.StreamMaxBytes, defaultStreamMaxBytes), 10)
+			return strconv.FormatInt(orDefault(c.StreamMaxBytes, region.DefaultStreamMaxBytes), 10)
 		},
 		set: func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -333,7 +283,9 @@ var serveOptions = []option{
 			return nil
 		}},
 	{name: "nats-max-store", usage: "`bytes` of JetStream storage the embedded NATS server may use",
-		def: func(c Config) string { return strconv.FormatInt(orDefault(c.NATSMaxStore, defaultNATSMaxStore), 10) },
+		def: func(c Config) string {
+			return strconv.FormatInt(orDefault(c.NATSMaxStore, region.DefaultNATSMaxStore), 10)
+		},
 		set: func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/godwit-db/godwit/globaltables"
+	"github.com/godwit-db/godwit/region"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -30,7 +31,7 @@ func runConflicts(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		since                   time.Duration
 		follow                  bool
 	)
-	fs.StringVar(&natsURL, "nats-url", "nats://"+defaultNATSListen, "the region's NATS `URL` (its embedded server, or the external NATS)")
+	fs.StringVar(&natsURL, "nats-url", "nats://"+region.DefaultNATSListen, "the region's NATS `URL` (its embedded server, or the external NATS)")
 	fs.StringVar(&domain, "js-domain", "", "JetStream `domain` of the region (an external supercluster); empty for the server's own")
 	fs.DurationVar(&since, "since", 0, "print only records of the last `duration` (e.g. 1h); 0 for all kept")
 	fs.BoolVar(&follow, "follow", false, "keep printing new records until interrupted")
