@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/godwit-db/godwit/internal/backoff"
 	"github.com/godwit-db/godwit/sinks/filter"
 	"github.com/godwit-db/godwit/streams"
 	"github.com/hashicorp/go-hclog"
@@ -111,7 +112,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 // open opens the checkpoint bucket and loads the checkpoint, retrying
 // until it succeeds or ctx is done.
 func (c *Consumer) open(ctx context.Context) bool {
-	backoff := c.cfg.RetryMin
+	bo := backoff.New(c.cfg.RetryMin, c.cfg.RetryMax)
 	for {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		cps, err := openCheckpoints(actx, c.cfg.JetStream, c.cfg.Bucket)
@@ -130,11 +131,10 @@ func (c *Consumer) open(ctx context.Context) bool {
 			return false
 		}
 		c.noteError(err)
-		c.log.Warn("cannot load the checkpoint; retrying", "error", err, "backoff", backoff)
-		if !sleepCtx(ctx, backoff) {
+		c.log.Warn("cannot load the checkpoint; retrying", "error", err, "backoff", bo.Delay())
+		if !bo.Wait(ctx) {
 			return false
 		}
-		backoff = min(2*backoff, c.cfg.RetryMax)
 	}
 }
 
@@ -168,22 +168,21 @@ func (c *Consumer) run(ctx context.Context) {
 		<-ctx.Done()
 		return
 	}
-	backoff := c.cfg.RetryMin
+	bo := backoff.New(c.cfg.RetryMin, c.cfg.RetryMax)
 	for ctx.Err() == nil {
 		err := c.step(ctx)
 		if err == nil {
-			backoff = c.cfg.RetryMin
+			bo.Reset()
 			continue
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		c.noteError(err)
-		c.log.Warn("consumer step failed; retrying", "error", err, "backoff", backoff)
-		if !sleepCtx(ctx, backoff) {
+		c.log.Warn("consumer step failed; retrying", "error", err, "backoff", bo.Delay())
+		if !bo.Wait(ctx) {
 			return
 		}
-		backoff = min(2*backoff, c.cfg.RetryMax)
 	}
 }
 
@@ -312,7 +311,7 @@ func (c *Consumer) waitStream(ctx context.Context, pick func([]streams.TableStre
 		} else if s, ok := pick(all); ok {
 			return s, nil
 		}
-		if !sleepCtx(ctx, c.cfg.DiscoverInterval) {
+		if !backoff.Sleep(ctx, c.cfg.DiscoverInterval) {
 			return streams.TableStream{}, ctx.Err()
 		}
 	}
@@ -550,16 +549,4 @@ func (c *Consumer) Status() ConsumerStatus {
 		}
 	}
 	return st
-}
-
-// sleepCtx waits d; false if ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

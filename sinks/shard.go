@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/godwit-db/godwit/engine/attr"
+	"github.com/godwit-db/godwit/internal/backoff"
 	"github.com/godwit-db/godwit/streams"
 	"github.com/hashicorp/go-hclog"
 )
@@ -75,7 +76,7 @@ func (s *shardRun) run(ctx context.Context, r streams.ShardReader) {
 	}
 	defer wg.Wait()
 	last := s.start.Seq
-	backoff := s.c.cfg.RetryMin
+	bo := backoff.New(s.c.cfg.RetryMin, s.c.cfg.RetryMax)
 	for {
 		if r == nil {
 			var err error
@@ -91,12 +92,11 @@ func (s *shardRun) run(ctx context.Context, r streams.ShardReader) {
 					return
 				}
 				s.c.noteError(err)
-				s.log.Warn("open shard failed; retrying", "error", err, "backoff", backoff)
-				if !sleepCtx(ctx, backoff) {
+				s.log.Warn("open shard failed; retrying", "error", err, "backoff", bo.Delay())
+				if !bo.Wait(ctx) {
 					s.closeSlots()
 					return
 				}
-				backoff = min(2*backoff, s.c.cfg.RetryMax)
 				continue
 			}
 		}
@@ -111,7 +111,7 @@ func (s *shardRun) run(ctx context.Context, r streams.ShardReader) {
 				return
 			}
 			last = recs[i].Seq
-			backoff = s.c.cfg.RetryMin
+			bo.Reset()
 		}
 		if len(recs) == 0 && err == nil {
 			s.c.setAge(s.sh.Partition, 0)
@@ -135,12 +135,11 @@ func (s *shardRun) run(ctx context.Context, r streams.ShardReader) {
 			_ = r.Close()
 			r = nil
 			s.c.noteError(err)
-			s.log.Warn("shard read failed; reopening", "error", err, "after", last, "backoff", backoff)
-			if !sleepCtx(ctx, backoff) {
+			s.log.Warn("shard read failed; reopening", "error", err, "after", last, "backoff", bo.Delay())
+			if !bo.Wait(ctx) {
 				s.closeSlots()
 				return
 			}
-			backoff = min(2*backoff, s.c.cfg.RetryMax)
 		}
 	}
 }

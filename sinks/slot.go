@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/godwit-db/godwit/internal/backoff"
 )
 
 // errMissingState is the failure of a tumbling-window invocation whose
@@ -183,7 +185,7 @@ func (sl *slot) process(ctx context.Context, p plan) bool {
 		maxAge = sl.s.retention
 	}
 	work := []*part{{recs: p.recs}}
-	backoff := cfg.RetryMin
+	bo := backoff.New(cfg.RetryMin, cfg.RetryMax)
 	for len(work) > 0 {
 		pt := work[0]
 		last := len(work) == 1
@@ -217,11 +219,10 @@ func (sl *slot) process(ctx context.Context, p plan) bool {
 			c.m.retries.Inc()
 			pt.lastErr = err
 			c.setFailing(sl, err)
-			sl.s.log.Debug("transient delivery failure; retrying", "error", err, "backoff", backoff)
-			if !sleepCtx(ctx, backoff) {
+			sl.s.log.Debug("transient delivery failure; retrying", "error", err, "backoff", bo.Delay())
+			if !bo.Wait(ctx) {
 				return false
 			}
-			backoff = min(2*backoff, cfg.RetryMax)
 			continue
 		case err != nil:
 			failAt = 0
@@ -240,7 +241,7 @@ func (sl *slot) process(ctx context.Context, p plan) bool {
 		if failAt < 0 {
 			sl.complete(ctx, pt.recs, res.State, final)
 			work = work[1:]
-			backoff = cfg.RetryMin
+			bo.Reset()
 			c.setFailing(sl, nil)
 			continue
 		}
@@ -283,11 +284,10 @@ func (sl *slot) process(ctx context.Context, p plan) bool {
 			continue
 		}
 		c.m.retries.Inc()
-		sl.s.log.Debug("function error; retrying", "error", err, "attempt", pt.attempts, "backoff", backoff)
-		if !sleepCtx(ctx, backoff) {
+		sl.s.log.Debug("function error; retrying", "error", err, "attempt", pt.attempts, "backoff", bo.Delay())
+		if !bo.Wait(ctx) {
 			return false
 		}
-		backoff = min(2*backoff, cfg.RetryMax)
 	}
 	return true
 }
@@ -369,7 +369,7 @@ func (sl *slot) discard(ctx context.Context, recs []*item, condition string, pt 
 		if err != nil {
 			sl.s.log.Error("cannot encode the failure record; records discarded without it", "error", err)
 		} else {
-			backoff := c.cfg.RetryMin
+			bo := backoff.New(c.cfg.RetryMin, c.cfg.RetryMax)
 			for {
 				err := c.fail.write(ctx, rec)
 				if err == nil {
@@ -379,11 +379,10 @@ func (sl *slot) discard(ctx context.Context, recs []*item, condition string, pt 
 					return false
 				}
 				c.setFailing(sl, err)
-				sl.s.log.Warn("on-failure destination write failed; retrying", "error", err, "backoff", backoff)
-				if !sleepCtx(ctx, backoff) {
+				sl.s.log.Warn("on-failure destination write failed; retrying", "error", err, "backoff", bo.Delay())
+				if !bo.Wait(ctx) {
 					return false
 				}
-				backoff = min(2*backoff, c.cfg.RetryMax)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/godwit-db/godwit/conflict"
 	"github.com/godwit-db/godwit/engine"
+	"github.com/godwit-db/godwit/internal/backoff"
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -362,7 +363,7 @@ func (c *Consumer) Close() error {
 func (c *Consumer) run(ctx context.Context, sh Shard, r ShardReader, after uint64) {
 	defer c.wg.Done()
 	log := c.log.With("shard", sh.ID)
-	backoff := c.cfg.RetryMin
+	bo := backoff.New(c.cfg.RetryMin, c.cfg.RetryMax)
 	for ctx.Err() == nil {
 		if r == nil {
 			var start uint64
@@ -376,11 +377,10 @@ func (c *Consumer) run(ctx context.Context, sh Shard, r ShardReader, after uint6
 					c.send(ctx, consumerItem{part: sh.Partition, err: err})
 					return
 				}
-				log.Warn("open shard failed; retrying", "error", err, "backoff", backoff)
-				if !sleepCtx(ctx, backoff) {
+				log.Warn("open shard failed; retrying", "error", err, "backoff", bo.Delay())
+				if !bo.Wait(ctx) {
 					return
 				}
-				backoff = min(2*backoff, c.cfg.RetryMax)
 				continue
 			}
 			if after == 0 && start > 0 {
@@ -404,11 +404,10 @@ func (c *Consumer) run(ctx context.Context, sh Shard, r ShardReader, after uint6
 			c.send(ctx, consumerItem{part: sh.Partition, err: err})
 			return
 		}
-		log.Warn("shard read failed; reopening", "error", err, "after", after, "backoff", backoff)
-		if !sleepCtx(ctx, backoff) {
+		log.Warn("shard read failed; reopening", "error", err, "after", after, "backoff", bo.Delay())
+		if !bo.Wait(ctx) {
 			return
 		}
-		backoff = min(2*backoff, c.cfg.RetryMax)
 	}
 }
 
@@ -444,18 +443,6 @@ func (c *Consumer) drain(ctx context.Context, r ShardReader, sh Shard, after *ui
 func (c *Consumer) send(ctx context.Context, it consumerItem) bool {
 	select {
 	case c.items <- it:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// sleepCtx waits d; false if ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
 		return true
 	case <-ctx.Done():
 		return false

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/godwit-db/godwit/engine/attr"
+	"github.com/godwit-db/godwit/internal/backoff"
 )
 
 // HTTPSource is a Source reading one table stream through the DynamoDB
@@ -162,7 +163,7 @@ func (r *httpShardReader) Read(ctx context.Context) ([]Record, uint64, error) {
 		r.pos = rec.Seq
 	}
 	r.iter = out.NextShardIterator
-	if len(recs) == 0 && r.iter != nil && !sleepCtx(ctx, r.src.cfg.PollInterval) {
+	if len(recs) == 0 && r.iter != nil && !backoff.Sleep(ctx, r.src.cfg.PollInterval) {
 		return nil, r.pos, ctx.Err()
 	}
 	return recs, r.pos, nil

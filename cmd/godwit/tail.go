@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/godwit-db/godwit/internal/backoff"
 	"github.com/godwit-db/godwit/streams"
 )
 
@@ -109,7 +110,7 @@ func tail(ctx context.Context, client *dynamodbstreams.Client, table string, fro
 		// The stream was disabled and fully read: wait for the next one.
 		prev := arn
 		for arn == prev {
-			if !sleepCtx(ctx, poll) {
+			if !backoff.Sleep(ctx, poll) {
 				return ctx.Err()
 			}
 			if arn, err = streams.LatestStreamARN(ctx, client, table); err != nil {
@@ -145,16 +146,5 @@ func tailStream(ctx context.Context, client *dynamodbstreams.Client, arn string,
 		if _, err := out.Write(line); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
