@@ -14,6 +14,7 @@ import (
 	"github.com/godwit-db/godwit/conflict"
 	"github.com/godwit-db/godwit/engine"
 	"github.com/godwit-db/godwit/engine/attr"
+	"github.com/godwit-db/godwit/internal/promreg"
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -227,11 +228,11 @@ func NewConflictLog(cfg ConflictLogConfig) (*ConflictLog, error) {
 		log:    cfg.Logger.Named("globaltables.conflicts"),
 		queue:  make(chan ConflictRecord, cfg.Buffer),
 		idBase: hex.EncodeToString(id[:]),
-		dropped: registerVec(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
+		dropped: promreg.Register(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "godwit", Subsystem: "replication", Name: "conflict_log_dropped_total",
 			Help: "Conflict records not written to the conflict log (buffer full, or the publish failed); the conflict is still counted in godwit_replication_conflicts_total.",
 		}, []string{"table"})),
-		logged: registerVec(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
+		logged: promreg.Register(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "godwit", Subsystem: "replication", Name: "conflict_log_records_total",
 			Help: "Conflict records written to the conflict log.",
 		}, []string{"table"})),

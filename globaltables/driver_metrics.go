@@ -1,8 +1,7 @@
 package globaltables
 
 import (
-	"errors"
-
+	"github.com/godwit-db/godwit/internal/promreg"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,32 +21,32 @@ type driverMetrics struct {
 
 func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMetrics {
 	names := []string{"source", "table"}
-	latency := registerVec(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	latency := promreg.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "godwit", Subsystem: "replication", Name: "latency_seconds",
 		Help:    "Time from a change's write in its origin region to its apply here (across both regions' clocks).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 	}, names))
-	records := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	records := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "godwit", Subsystem: "replication", Name: "records_total",
 		Help: "Records of the peer's stream by outcome: applied (won last-writer-wins), stale (lost or already there), skipped (another region's change, never applied back).",
 	}, []string{"source", "table", "result"}))
-	pending := registerVec(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	pending := promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "godwit", Subsystem: "replication", Name: "pending_records",
 		Help: "Records of the peer's stream not yet read, as last reported by JetStream.",
 	}, names))
-	resync := registerVec(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	resync := promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "godwit", Subsystem: "replication", Name: "resync_required",
 		Help: "1 while the peer's stream lacks records this region needs: the table is being resynchronised from a snapshot of the peer.",
 	}, names))
-	resyncs := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	resyncs := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "godwit", Subsystem: "replication", Name: "resyncs_total",
 		Help: "Resynchronisations of the table from a snapshot of the peer that succeeded (after its stream was trimmed past what this region needed).",
 	}, names))
-	conflicts := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	conflicts := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "godwit", Subsystem: "replication", Name: "conflicts_total",
 		Help: "Replicated changes last-writer-wins decided against a concurrent version: remote-won (the change overwrote it) or remote-lost (the change was discarded).",
 	}, []string{"table", "source", "outcome"}))
-	clockAhead := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	clockAhead := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "godwit", Subsystem: "replication", Name: "clock_offset_exceeded_total",
 		Help: "Replicated changes stamped further ahead of the local clock than the max clock offset (applied by their version; the local clock does not follow).",
 	}, []string{"source"}))
@@ -65,22 +64,4 @@ func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMe
 		clockAhead: clockAhead.With(prometheus.Labels{"source": source}),
 		resyncs:    resyncs.With(l),
 	}
-}
-
-// registerVec registers c with reg (when reg is not nil) and returns the
-// collector to use: c, or the equal one already registered (several
-// drivers share one registry).
-func registerVec[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }

@@ -1,8 +1,7 @@
 package sinks
 
 import (
-	"errors"
-
+	"github.com/godwit-db/godwit/internal/promreg"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -29,16 +28,16 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer, consumer string) *metrics {
 	l := prometheus.Labels{"consumer": consumer}
 	counter := func(name, help string) prometheus.Counter {
-		v := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		v := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "godwit", Subsystem: "sink", Name: name, Help: help,
 		}, []string{"consumer"}))
 		return v.With(l)
 	}
-	age := registerVec(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	age := promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "godwit", Subsystem: "sink", Name: "iterator_age_seconds",
 		Help: "AWS's IteratorAge: now minus the ApproximateCreationDateTime of the last record read, when it was read (0 when caught up).",
 	}, []string{"consumer"}))
-	inv := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	inv := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "godwit", Subsystem: "sink", Name: "invocations_total",
 		Help: "Target invocations by outcome: ok, function_error, partial (batchItemFailures reported), transient.",
 	}, []string{"consumer", "outcome"}))
@@ -65,7 +64,7 @@ func newMetrics(reg prometheus.Registerer, consumer string) *metrics {
 // process increments it each time it restarts one — through this function,
 // or through the hook the runtime hands it (HandlerRestartReporter).
 func HandlerRestarts(reg prometheus.Registerer, consumer string) prometheus.Counter {
-	v := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	v := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "godwit", Subsystem: "sink", Name: "handler_restarts_total",
 		Help: "Handler processes restarted by the consumer's target (function target).",
 	}, []string{"consumer"}))
@@ -78,22 +77,4 @@ func HandlerRestarts(reg prometheus.Registerer, consumer string) prometheus.Coun
 // (it increments godwit_sink_handler_restarts_total{consumer}).
 type HandlerRestartReporter interface {
 	SetHandlerRestartHook(restarted func())
-}
-
-// registerVec registers c with reg (when reg is not nil) and returns the
-// collector to use: c, or the equal one already registered (so that
-// several consumers share one registry).
-func registerVec[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
