@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"reflect"
 	"sort"
@@ -28,16 +27,6 @@ type testRegion struct {
 	cfg    Config
 	r      *Region
 	client *dynamodb.Client
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func testLogger(t *testing.T, name string) hclog.Logger {
@@ -112,20 +101,13 @@ func (tr *testRegion) stop() {
 
 var bg = context.Background()
 
-// eventually polls cond until it returns "" (the last failure is reported).
+// freeAddr and eventually are test/harness's FreeAddr and Eventually under
+// the names this package's tests call them by.
+func freeAddr(t *testing.T) string { t.Helper(); return harness.FreeAddr(t) }
+
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, msg)
-		}
-		time.Sleep(20 * time.Millisecond) // NB: a poll interval, not a wait for an event
-	}
+	harness.Eventually(t, timeout, what, cond)
 }
 
 func createTable(t *testing.T, c *dynamodb.Client, name string, stream *types.StreamSpecification) {

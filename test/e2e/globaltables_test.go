@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -87,7 +86,7 @@ func TestGlobalTablesChaos(t *testing.T) {
 		clients: map[string]*dynamodb.Client{},
 	}
 	for _, n := range g.names {
-		g.nats[n] = freeLoopbackAddr(t)
+		g.nats[n] = harness.FreeAddr(t)
 	}
 	for _, from := range g.names {
 		for _, to := range g.names {
@@ -140,16 +139,6 @@ func TestGlobalTablesChaos(t *testing.T) {
 		g.workload(map[string]int{c: 100}, nil)
 		g.checkConverged("SIGKILL", initial)
 	})
-}
-
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // peerURLs are region from's peers, each through its (from, to) proxy.

@@ -124,7 +124,7 @@ consumers:
 	}
 
 	// Every SHIPPED record reaches the handler, shaped as Lambda's event.
-	waitFor(t, time.Minute, "the handler to receive every SHIPPED record", func() string {
+	harness.Eventually(t, time.Minute, "the handler to receive every SHIPPED record", func() string {
 		got := receivedIDs(t, recvDir, streamARN)
 		for id := range shipped {
 			if !got[id] {
@@ -141,7 +141,7 @@ consumers:
 	}
 
 	// The failing record, bisected down to itself, is dead-lettered alone.
-	waitFor(t, time.Minute, "the failing record in the on-failure file", func() string {
+	harness.Eventually(t, time.Minute, "the failing record in the on-failure file", func() string {
 		b, _ := os.ReadFile(dlq)
 		if !bytes.Contains(b, []byte(`"o17"`)) {
 			return "not yet"
@@ -165,7 +165,7 @@ consumers:
 
 	// The audit log holds every change (30 inserts) and verifies.
 	bin := harness.Binary(t)
-	waitFor(t, time.Minute, "30 audit-log entries", func() string {
+	harness.Eventually(t, time.Minute, "30 audit-log entries", func() string {
 		if n := countAuditEntries(t, auditDir); n < 30 {
 			return fmt.Sprintf("%d entries", n)
 		}
@@ -189,7 +189,7 @@ consumers:
 	p = harness.StartProcess(t, dataDir, "--config", config, "--nats-listen", "-")
 	ddb = harness.NewClient(p.URL)
 	put("after-restart", "SHIPPED", "")
-	waitFor(t, time.Minute, "the record written after the restart", func() string {
+	harness.Eventually(t, time.Minute, "the record written after the restart", func() string {
 		if !receivedIDs(t, recvDir, streamARN)["after-restart"] {
 			return "not yet"
 		}
@@ -268,19 +268,4 @@ func mustReadFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, msg)
-		}
-		time.Sleep(50 * time.Millisecond) // NB: a poll interval, not a wait for an event
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"net"
 	"sort"
 	"strconv"
 	"sync"
@@ -47,7 +46,7 @@ type scWriter struct {
 func scRun(t *testing.T, seed int64) {
 	rng := rand.New(rand.NewSource(seed))
 	dir := t.TempDir()
-	natsAddr := scFreeAddr(t)
+	natsAddr := harness.FreeAddr(t)
 	flags := []string{"--nats-listen", natsAddr, "--partitions", "4"}
 	p := harness.StartProcess(t, dir, flags...)
 	cl := harness.NewClient(p.URL)
@@ -202,17 +201,6 @@ func scKeys(ms ...map[string]int) map[string]bool {
 		}
 	}
 	return out
-}
-
-// scFreeAddr returns a loopback address with a port free right now.
-func scFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func scJetStream(t *testing.T, nc *nats.Conn) jetstream.JetStream {
