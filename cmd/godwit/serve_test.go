@@ -191,6 +191,12 @@ func TestRunDispatch(t *testing.T) {
 		{[]string{"bogus"}, exitUsage, "", `unknown command "bogus"`},
 		{[]string{"serve", "--partitions=0"}, exitUsage, "", "partitions: 0 out of range"},
 		{[]string{"serve", "-h"}, exitOK, "", "Usage: godwit serve"},
+		// tail's TABLE may come before or after its flags (parseTableArgs).
+		{[]string{"tail"}, exitUsage, "", "Usage: godwit tail"},
+		{[]string{"tail", "-h"}, exitOK, "", "Usage: godwit tail"},
+		{[]string{"tail", "t1", "t2"}, exitUsage, "", "Usage: godwit tail"},
+		{[]string{"tail", "t1", "--from", "nowhere"}, exitUsage, "", `--from "nowhere"`},
+		{[]string{"tail", "--from", "nowhere", "t1"}, exitUsage, "", `--from "nowhere"`},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(ctx, c.args, &stdout, &stderr)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,24 +43,9 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	// NB: the table may come before or after the flags.
-	var table string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		table, args = args[0], args[1:]
-	}
-	err := fs.Parse(args)
-	if err == nil && table == "" && fs.NArg() > 0 {
-		table = fs.Arg(0)
-		err = fs.Parse(fs.Args()[1:])
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		return exitUsage
-	}
-	if table == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return exitUsage
+	table, code, ok := parseTableArgs(fs, args)
+	if !ok {
+		return code
 	}
 	var from streams.StartFrom
 	switch o.from {
