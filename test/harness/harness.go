@@ -1,7 +1,9 @@
 // Package harness starts godwit servers for black-box tests: in-process on
 // a loopback port (fast, restartable on the same data directory) or as a
 // real subprocess (for kill -9 durability tests), and hands out
-// aws-sdk-go-v2 clients pointed at them.
+// aws-sdk-go-v2 clients pointed at them. FreeAddr and Eventually are the
+// free-port finder and the poll-with-a-deadline those tests (and region's)
+// share.
 package harness
 
 import (
