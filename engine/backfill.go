@@ -40,7 +40,7 @@ type indexJob struct {
 
 // ReplicaHooks is the seam through which the global-tables layer (which
 // engine must not import) serves the replica part of the control plane.
-// Both functions are called with no engine lock held.
+// Update and Deleted are called with no engine lock held.
 type ReplicaHooks struct {
 	// Describe returns the table's Replicas for its TableDescription (nil: none).
 	Describe func(table string) []any
@@ -51,6 +51,11 @@ type ReplicaHooks struct {
 	// replica set, stored with its metadata, is gone with it), so that the
 	// other regions learn this region left the global table.
 	Deleted func(table string)
+	// SettingsChanged is told that a client changed a replicated table's
+	// settings (UpdateTable, UpdateTimeToLive), so that the other regions
+	// learn it (TableSettings). It may be called with the engine's lock
+	// held: it must not call back into the engine.
+	SettingsChanged func(table string)
 }
 
 // SetReplicaHooks installs the global-tables seam; until it is called,

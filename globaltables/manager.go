@@ -252,7 +252,8 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		cancel()
 		return nil, fmt.Errorf("globaltables: subscribe to control subjects: %w", err)
 	}
-	cfg.DB.SetReplicaHooks(engine.ReplicaHooks{Describe: m.describe, Update: m.update, Deleted: m.deleted})
+	cfg.DB.SetReplicaHooks(engine.ReplicaHooks{Describe: m.describe, Update: m.update, Deleted: m.deleted,
+		SettingsChanged: func(string) { m.Kick() }})
 	m.wg.Add(1)
 	go m.loop()
 	m.log.Info("replica manager started", "region", m.local, "peers", m.peerNames(), "global-tables", len(m.sets))
@@ -510,6 +511,7 @@ func (m *Manager) create(req *controlRequest) controlReply {
 	}
 	s := req.Set.clone()
 	s.Table = req.Table
+	s.Observed = nil // the creator's; this region records its own (settings.go)
 	if mem := s.Members[m.local]; mem.Status != StatusCreating {
 		return controlReply{Error: fmt.Sprintf("%s is not CREATING in the request's replica set", m.local)}
 	}
@@ -617,8 +619,10 @@ func (m *Manager) reconcile(ctx context.Context) {
 			m.deleteLocal(ctx, table)
 			continue
 		case StatusCreating:
+			m.syncSettings(ctx, table)
 			m.startBackfill(table, own.Source)
 		case StatusActive:
+			m.syncSettings(ctx, table)
 			for _, p := range s.Live(m.local) {
 				if st := s.Members[p].Status; st == StatusActive || st == StatusCreating {
 					want[driverKey{p, table}] = true
