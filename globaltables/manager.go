@@ -92,7 +92,8 @@ type ManagerConfig struct {
 	Conflicts *ConflictLog
 	// Logger is named "globaltables.manager". Default a null logger.
 	Logger hclog.Logger
-	// Registerer receives the drivers' metrics. Default none.
+	// Registerer receives godwit_replica_status and the drivers' metrics.
+	// Default none.
 	Registerer prometheus.Registerer
 }
 
@@ -193,6 +194,8 @@ type Manager struct {
 	backfills map[string]bool // tables whose backfill is running
 	deletedQ  []string        // tables DeleteTable removed, to handle in the loop
 
+	status *statusCollector // godwit_replica_status; nil without a Registerer
+
 	kick   chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -252,6 +255,14 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		cancel()
 		return nil, fmt.Errorf("globaltables: subscribe to control subjects: %w", err)
 	}
+	if cfg.Registerer != nil {
+		m.status = newStatusCollector(m)
+		if err := cfg.Registerer.Register(m.status); err != nil {
+			m.unsubscribe()
+			cancel()
+			return nil, fmt.Errorf("globaltables: register replica status metric: %w", err)
+		}
+	}
 	cfg.DB.SetReplicaHooks(engine.ReplicaHooks{Describe: m.describe, Update: m.update, Deleted: m.deleted,
 		SettingsChanged: func(string) { m.Kick() }})
 	m.wg.Add(1)
@@ -274,6 +285,9 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.db.SetReplicaHooks(engine.ReplicaHooks{})
+	if m.status != nil {
+		m.cfg.Registerer.Unregister(m.status)
+	}
 	m.unsubscribe()
 	m.cancel()
 	m.wg.Wait()
