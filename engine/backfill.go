@@ -44,6 +44,10 @@ type indexJob struct {
 type ReplicaHooks struct {
 	// Describe returns the table's Replicas for its TableDescription (nil: none).
 	Describe func(table string) []any
+	// Status, when it returns a status, replaces an ACTIVE table's
+	// TableStatus in its TableDescription (UPDATING while a replica is
+	// being created or deleted); "" keeps it. Called like Describe.
+	Status func(table string) string
 	// Update serves UpdateTable's ReplicaUpdates (the raw JSON of each
 	// ReplicationGroupUpdate); its error is returned to the client as is.
 	Update func(ctx context.Context, table string, updates []json.RawMessage) error

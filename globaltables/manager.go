@@ -263,7 +263,7 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 			return nil, fmt.Errorf("globaltables: register replica status metric: %w", err)
 		}
 	}
-	cfg.DB.SetReplicaHooks(engine.ReplicaHooks{Describe: m.describe, Update: m.update, Deleted: m.deleted,
+	cfg.DB.SetReplicaHooks(engine.ReplicaHooks{Describe: m.describe, Status: m.tableStatus, Update: m.update, Deleted: m.deleted,
 		SettingsChanged: func(string) { m.Kick() }})
 	m.wg.Add(1)
 	go m.loop()
@@ -363,6 +363,18 @@ func (m *Manager) describe(table string) []any {
 		return nil
 	}
 	return s.describe(m.local)
+}
+
+// tableStatus is the engine's Status hook (ReplicaSet.tableStatus). NB:
+// called with the engine's lock held: it reads memory only.
+func (m *Manager) tableStatus(table string) string {
+	m.mu.Lock()
+	s := m.sets[table]
+	m.mu.Unlock()
+	if s == nil {
+		return ""
+	}
+	return s.tableStatus(m.local)
 }
 
 // deleted is the engine's Deleted hook: the loop tells the peers.

@@ -178,3 +178,25 @@ func (s *ReplicaSet) describe(local string) []any {
 	}
 	return out
 }
+
+// tableStatus is the TableStatus DescribeTable reports in region local for
+// an otherwise ACTIVE table, as AWS does during replica changes: CREATING
+// while local's own replica is being created (backfilled), DELETING while
+// it is being removed, UPDATING while another replica is being created or
+// deleted; "" (ACTIVE) otherwise, and for a regional table. Terraform's
+// waiters poll TableStatus until ACTIVE and each replica's ReplicaStatus.
+func (s *ReplicaSet) tableStatus(local string) string {
+	if len(s.Live(local)) == 0 {
+		return ""
+	}
+	switch s.Members[local].Status {
+	case StatusCreating:
+		return "CREATING"
+	case StatusDeleting:
+		return "DELETING"
+	}
+	if s.busy() != "" {
+		return "UPDATING"
+	}
+	return ""
+}

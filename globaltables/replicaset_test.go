@@ -153,3 +153,33 @@ func TestReplicaSetSettingsMergePerEntry(t *testing.T) {
 		t.Fatalf("tie not broken by region: %+v / %+v", p.Settings[settingTTL], q.Settings[settingTTL])
 	}
 }
+
+func TestReplicaSetTableStatus(t *testing.T) {
+	s := newReplicaSet("t")
+	s.set("a", "a", Member{Status: StatusActive})
+	if got := s.tableStatus("a"); got != "" {
+		t.Errorf("regional: %q", got)
+	}
+	s.set("b", "a", Member{Status: StatusCreating, Source: "a"})
+	for region, want := range map[string]string{"a": "UPDATING", "b": "CREATING"} {
+		if got := s.tableStatus(region); got != want {
+			t.Errorf("b CREATING, in %s: %q, want %q", region, got, want)
+		}
+	}
+	s.set("b", "b", Member{Status: StatusActive})
+	for _, region := range []string{"a", "b"} {
+		if got := s.tableStatus(region); got != "" {
+			t.Errorf("all ACTIVE, in %s: %q", region, got)
+		}
+	}
+	s.set("b", "a", Member{Status: StatusDeleting})
+	for region, want := range map[string]string{"a": "UPDATING", "b": "DELETING"} {
+		if got := s.tableStatus(region); got != want {
+			t.Errorf("b DELETING, in %s: %q, want %q", region, got, want)
+		}
+	}
+	s.set("b", "b", Member{Status: StatusDeleted})
+	if got := s.tableStatus("a"); got != "" {
+		t.Errorf("b gone: %q", got)
+	}
+}
