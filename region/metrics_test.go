@@ -67,7 +67,9 @@ func TestReplicationMetrics(t *testing.T) {
 	put(t, a, table, "k2", "from-a")
 	waitConverged(t, rs, table, 2, "reg-a", "reg-b")
 
-	status := func(n string) string { return strings.Join(series(t, rs[n].r.Registry(), "godwit_replica_status"), " ") }
+	status := func(n string) string {
+		return strings.Join(series(t, rs[n].r.Registry(), "godwit_replica_status"), " ")
+	}
 	want := "region=reg-a,status=ACTIVE,table=metered=1 region=reg-a,status=CREATING,table=metered=0 region=reg-a,status=DELETING,table=metered=0 " +
 		"region=reg-b,status=ACTIVE,table=metered=1 region=reg-b,status=CREATING,table=metered=0 region=reg-b,status=DELETING,table=metered=0"
 	for _, n := range []string{"reg-a", "reg-b"} {
