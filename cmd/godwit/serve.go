@@ -177,14 +177,12 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		mux.Handle("/", srv)
 		handler = mux
 	}
-	hs := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       5 * time.Minute,
-		ErrorLog:          log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	hs, err := srv.NewHTTPServer(wire.HTTPConfig{Transport: wire.Transport(cfg.HTTPServer), Handler: handler, Logger: log})
+	if err != nil { // NB: Validate rules this out
+		return errors.Join(err, ln.Close(), stopPublisher(pub, log), closeEngine(db), nb.close())
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "region", cfg.Region, "data-dir", cfg.DataDir,
-		"no-sync", cfg.NoSync)
+		"no-sync", cfg.NoSync, "http-server", cfg.HTTPServer)
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
