@@ -3,6 +3,7 @@ package wire
 import (
 	"hash/crc32"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/godwit-db/godwit/engine/wire/h1"
@@ -35,25 +36,25 @@ func (l leanHandler) ServeLean(w *h1.ResponseWriter, r *h1.Request) {
 		switch len(name) {
 		case 12:
 			switch {
-			case !hasTarget && h1EqualFold(name, "X-Amz-Target"):
+			case !hasTarget && strings.EqualFold(aliasString(name), "X-Amz-Target"):
 				req.target, hasTarget = aliasString(value), true
-			case !req.hasContentType && h1EqualFold(name, "Content-Type"):
+			case !req.hasContentType && strings.EqualFold(aliasString(name), "Content-Type"):
 				req.contentType, req.hasContentType = aliasString(value), true
 			}
 		case 16:
-			if !hasEncoding && h1EqualFold(name, "Content-Encoding") {
+			if !hasEncoding && strings.EqualFold(aliasString(name), "Content-Encoding") {
 				req.contentEncoding, hasEncoding = aliasString(value), true
 			}
 		case 13:
-			if !req.hasAuthorization && h1EqualFold(name, "Authorization") {
+			if !req.hasAuthorization && strings.EqualFold(aliasString(name), "Authorization") {
 				req.authorization, req.hasAuthorization = aliasString(value), true
 			}
 		case 10:
-			if !hasAmzDate && h1EqualFold(name, "X-Amz-Date") {
+			if !hasAmzDate && strings.EqualFold(aliasString(name), "X-Amz-Date") {
 				amzDate, hasAmzDate = aliasString(value), true
 			}
 		case 4:
-			if !hasDate && h1EqualFold(name, "Date") {
+			if !hasDate && strings.EqualFold(aliasString(name), "Date") {
 				date, hasDate = aliasString(value), true
 			}
 		}
@@ -79,19 +80,6 @@ func aliasString(b []byte) string {
 // readOnlyBytes returns s's bytes without copying; they must not be
 // modified.
 func readOnlyBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
-
-// h1EqualFold reports whether b equals the ASCII s, ignoring case.
-func h1EqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if x, y := b[i], s[i]; x != y && (x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z') {
-			return false
-		}
-	}
-	return true
-}
 
 // writeLean is writeBody for the lean path: the same fields with the same
 // values, in net/http's order (it sorts by name; h1 writes Content-Length
