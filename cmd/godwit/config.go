@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/godwit-db/godwit/engine/wire"
 	"github.com/godwit-db/godwit/region"
 	"gopkg.in/yaml.v3"
 )
@@ -49,6 +50,10 @@ type Config struct {
 	// Pprof serves Go's profiler under /debug/pprof/ on the API listener.
 	// Default false; only for diagnosis (it is unauthenticated).
 	Pprof bool `yaml:"pprof"`
+	// HTTPServer is the HTTP/1.1 server: "lean" (engine/wire/h1, the API's
+	// requests on its lean path) or "std" (net/http). Both send the same
+	// bytes. Default "lean".
+	HTTPServer string `yaml:"http-server"`
 
 	// NATS and streams. NB: their zero values mean the defaults named
 	// below, so that a Config built before they existed keeps working.
@@ -163,6 +168,7 @@ func DefaultConfig() Config {
 		LogLevel:         "info",
 		LogFormat:        "text",
 		TTLSweepInterval: 30 * time.Second,
+		HTTPServer:       string(wire.DefaultTransport),
 	}
 }
 
@@ -201,6 +207,9 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		bad("log-format", "%q is not one of text, json", c.LogFormat)
+	}
+	if _, err := wire.ParseTransport(c.HTTPServer); err != nil || c.HTTPServer == "" {
+		bad("http-server", "%q is not one of lean, std", c.HTTPServer)
 	}
 	if c.TTLSweepInterval < 0 {
 		bad("ttl-sweep-interval", "%s is negative (0 disables the sweeper)", c.TTLSweepInterval)
@@ -304,6 +313,9 @@ var serveOptions = []option{
 			c.Pprof = b
 			return nil
 		}},
+	{name: "http-server", usage: "HTTP/1.1 `server`: lean (godwit's own, for the API) or std (net/http)",
+		def: func(c Config) string { return c.HTTPServer },
+		set: func(c *Config, v string) error { c.HTTPServer = v; return nil }},
 	{name: "nats-listen", usage: "embedded NATS `address` for other processes (host:port; port 0 picks one; - for none)",
 		def: func(c Config) string { return c.natsListen() },
 		set: func(c *Config, v string) error { c.NATSListen = v; return nil }},

@@ -66,7 +66,8 @@ var listeningRE = regexp.MustCompile(`listening: addr=(\S+)`)
 func StartProcess(t testing.TB, dataDir string, extra ...string) *Process {
 	t.Helper()
 	bin := Binary(t)
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "info"}, extra...)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "info",
+		"--http-server", string(HTTPTransport())}, extra...)
 	cmd := exec.Command(bin, args...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
