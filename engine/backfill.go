@@ -40,10 +40,14 @@ type indexJob struct {
 
 // ReplicaHooks is the seam through which the global-tables layer (which
 // engine must not import) serves the replica part of the control plane.
-// Both functions are called with no engine lock held.
+// Update and Deleted are called with no engine lock held.
 type ReplicaHooks struct {
 	// Describe returns the table's Replicas for its TableDescription (nil: none).
 	Describe func(table string) []any
+	// Status, when it returns a status, replaces an ACTIVE table's
+	// TableStatus in its TableDescription (UPDATING while a replica is
+	// being created or deleted); "" keeps it. Called like Describe.
+	Status func(table string) string
 	// Update serves UpdateTable's ReplicaUpdates (the raw JSON of each
 	// ReplicationGroupUpdate); its error is returned to the client as is.
 	Update func(ctx context.Context, table string, updates []json.RawMessage) error
@@ -51,6 +55,11 @@ type ReplicaHooks struct {
 	// replica set, stored with its metadata, is gone with it), so that the
 	// other regions learn this region left the global table.
 	Deleted func(table string)
+	// SettingsChanged is told that a client changed a replicated table's
+	// settings (UpdateTable, UpdateTimeToLive), so that the other regions
+	// learn it (TableSettings). It may be called with the engine's lock
+	// held: it must not call back into the engine.
+	SettingsChanged func(table string)
 }
 
 // SetReplicaHooks installs the global-tables seam; until it is called,

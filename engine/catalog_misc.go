@@ -246,8 +246,13 @@ func (db *DB) UpdateTimeToLive(ctx context.Context, in *UpdateTimeToLiveInput) (
 		m.TTLAttribute = attrName
 	}
 	m.TTLChangedAt = epochSeconds(now)
+	m.SettingsGen++
 	if err := db.saveMeta(t, m); err != nil {
 		return nil, err
+	}
+	if m.Replicated {
+		// NB: db.mu is held; the hook only wakes the global-tables layer.
+		db.settingsChanged(name)
 	}
 	return &updateTTLOutput{TimeToLiveSpecification: TimeToLiveSpecification{Enabled: &enable, AttributeName: &attrName}}, nil
 }

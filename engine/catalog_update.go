@@ -197,20 +197,37 @@ func (db *DB) UpdateTable(ctx context.Context, in *UpdateTableInput) (any, error
 	if len(in.ReplicaUpdates) > 0 {
 		return db.updateReplicas(ctx, name, in.ReplicaUpdates)
 	}
+	out, replicated, err := db.updateTable(name, in, nil)
+	if err == nil && replicated {
+		db.settingsChanged(name)
+	}
+	return out, err
+}
 
+// updateTable applies a shape-checked UpdateTable request to the named
+// table. A client's request (expectGen nil) counts in SettingsGen; a
+// change applied for another region (ApplyReplicaUpdate) does not, and is
+// refused with ErrSettingsChanged unless SettingsGen is *expectGen.
+func (db *DB) updateTable(name string, in *UpdateTableInput, expectGen *uint64) (_ any, replicated bool, _ error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	t := db.tables[name]
 	if t == nil {
-		return nil, apierr.TableNotFound(name)
+		return nil, false, apierr.TableNotFound(name)
 	}
 	m := t.m().clone()
+	if expectGen != nil && *expectGen != m.SettingsGen {
+		return nil, false, ErrSettingsChanged
+	}
 	indexWork, err := db.applyTableUpdate(m, in)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	if expectGen == nil {
+		m.SettingsGen++
 	}
 	if err := db.saveMeta(t, m); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	db.notifyTable(name)
 	if indexWork {
@@ -220,7 +237,7 @@ func (db *DB) UpdateTable(ctx context.Context, in *UpdateTableInput) (any, error
 	if in.DeletionProtectionEnabled == nil && in.SSESpecification == nil {
 		d.TableStatus = statusUpdating
 	}
-	return &tableDescriptionOutput{TableDescription: d}, nil
+	return &tableDescriptionOutput{TableDescription: d}, m.Replicated, nil
 }
 
 // updateReplicas serves ReplicaUpdates: through the global-tables hook once

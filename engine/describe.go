@@ -155,6 +155,11 @@ func (db *DB) describe(t *table, m *tableMeta) *TableDescription {
 			d.Replicas = reps
 			d.GlobalTableVersion = "2019.11.21"
 		}
+		if h.Status != nil && d.TableStatus == statusActive {
+			if st := h.Status(m.Name); st != "" {
+				d.TableStatus = st
+			}
+		}
 	}
 	return d
 }

@@ -58,6 +58,10 @@ type tableMeta struct {
 	Replicated bool `json:"replicated,omitempty"`
 	// ReplicaSet is the global-tables layer's replica set (opaque here; replicaset.go).
 	ReplicaSet json.RawMessage `json:"replicaSet,omitempty"`
+	// SettingsGen counts the changes clients made to the settings global
+	// tables keep in sync (UpdateTable, UpdateTimeToLive); changes applied
+	// for another region do not count (replicasettings.go).
+	SettingsGen uint64 `json:"settingsGen,omitempty"`
 }
 
 // streamMeta is the table's current stream, if one is enabled.

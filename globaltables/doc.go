@@ -12,6 +12,14 @@
 //		Peers: map[string]globaltables.Peer{"us-west-2": {Conn: nc, JetStream: js}}})
 //	defer m.Close()
 //
+// The Manager also keeps the settings AWS synchronises (TTL, GSIs created
+// or deleted later, billing mode and write capacity) the same in every
+// replica (settings.go): each is a versioned entry of the replica set,
+// recorded when a client changes it here (compared with what the region
+// last observed) and applied elsewhere with engine.DB.ApplyReplicaTTL and
+// ApplyReplicaUpdate, compare-and-set on the table's SettingsGen. Tags and
+// read capacity stay per region.
+//
 // A Driver (driver.go) replicates one table from one
 // peer region: it reads the peer's change stream over NATS JetStream with
 // the streams consumer library and applies it with engine.ApplyRemote

@@ -92,7 +92,8 @@ type ManagerConfig struct {
 	Conflicts *ConflictLog
 	// Logger is named "globaltables.manager". Default a null logger.
 	Logger hclog.Logger
-	// Registerer receives the drivers' metrics. Default none.
+	// Registerer receives godwit_replica_status and the drivers' metrics.
+	// Default none.
 	Registerer prometheus.Registerer
 }
 
@@ -193,6 +194,8 @@ type Manager struct {
 	backfills map[string]bool // tables whose backfill is running
 	deletedQ  []string        // tables DeleteTable removed, to handle in the loop
 
+	status *statusCollector // godwit_replica_status; nil without a Registerer
+
 	kick   chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -252,7 +255,16 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		cancel()
 		return nil, fmt.Errorf("globaltables: subscribe to control subjects: %w", err)
 	}
-	cfg.DB.SetReplicaHooks(engine.ReplicaHooks{Describe: m.describe, Update: m.update, Deleted: m.deleted})
+	if cfg.Registerer != nil {
+		m.status = newStatusCollector(m)
+		if err := cfg.Registerer.Register(m.status); err != nil {
+			m.unsubscribe()
+			cancel()
+			return nil, fmt.Errorf("globaltables: register replica status metric: %w", err)
+		}
+	}
+	cfg.DB.SetReplicaHooks(engine.ReplicaHooks{Describe: m.describe, Status: m.tableStatus, Update: m.update, Deleted: m.deleted,
+		SettingsChanged: func(string) { m.Kick() }})
 	m.wg.Add(1)
 	go m.loop()
 	m.log.Info("replica manager started", "region", m.local, "peers", m.peerNames(), "global-tables", len(m.sets))
@@ -273,6 +285,9 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.db.SetReplicaHooks(engine.ReplicaHooks{})
+	if m.status != nil {
+		m.cfg.Registerer.Unregister(m.status)
+	}
 	m.unsubscribe()
 	m.cancel()
 	m.wg.Wait()
@@ -348,6 +363,18 @@ func (m *Manager) describe(table string) []any {
 		return nil
 	}
 	return s.describe(m.local)
+}
+
+// tableStatus is the engine's Status hook (ReplicaSet.tableStatus). NB:
+// called with the engine's lock held: it reads memory only.
+func (m *Manager) tableStatus(table string) string {
+	m.mu.Lock()
+	s := m.sets[table]
+	m.mu.Unlock()
+	if s == nil {
+		return ""
+	}
+	return s.tableStatus(m.local)
 }
 
 // deleted is the engine's Deleted hook: the loop tells the peers.
@@ -510,6 +537,7 @@ func (m *Manager) create(req *controlRequest) controlReply {
 	}
 	s := req.Set.clone()
 	s.Table = req.Table
+	s.Observed = nil // the creator's; this region records its own (settings.go)
 	if mem := s.Members[m.local]; mem.Status != StatusCreating {
 		return controlReply{Error: fmt.Sprintf("%s is not CREATING in the request's replica set", m.local)}
 	}
@@ -617,8 +645,10 @@ func (m *Manager) reconcile(ctx context.Context) {
 			m.deleteLocal(ctx, table)
 			continue
 		case StatusCreating:
+			m.syncSettings(ctx, table)
 			m.startBackfill(table, own.Source)
 		case StatusActive:
+			m.syncSettings(ctx, table)
 			for _, p := range s.Live(m.local) {
 				if st := s.Members[p].Status; st == StatusActive || st == StatusCreating {
 					want[driverKey{p, table}] = true

@@ -187,6 +187,10 @@ func (m *Manager) addReplicas(ctx context.Context, table string, cur *ReplicaSet
 	if !next.Members[m.local].live() {
 		next.set(m.local, m.local, Member{Status: StatusActive})
 	}
+	if err := m.initSettings(table, next); err != nil {
+		m.revert(table, wasGlobal)
+		return err
+	}
 	for _, r := range regions {
 		next.set(r, m.local, Member{Status: StatusCreating, Source: m.local})
 	}

@@ -56,6 +56,15 @@ type ReplicaSet struct {
 	Format  int               `json:"format"`
 	Table   string            `json:"table"`
 	Members map[string]Member `json:"members"`
+	// Settings are the table settings kept in sync after creation (TTL,
+	// billing, GSIs; settings.go), by key, versioned entry by entry like
+	// Members. Absent in sets written before settings were synchronised.
+	Settings map[string]Setting `json:"settings,omitempty"`
+	// Observed is this region's own record of its table's settings as it
+	// last saw them, to tell a client's change from one not yet applied.
+	// It is persisted with the set but belongs to the region that stores
+	// it: Merge ignores it and a created replica starts without it.
+	Observed map[string]Setting `json:"observed,omitempty"`
 }
 
 func newReplicaSet(table string) *ReplicaSet {
@@ -68,6 +77,8 @@ func (s *ReplicaSet) clone() *ReplicaSet {
 	if c.Members == nil {
 		c.Members = map[string]Member{}
 	}
+	c.Settings = maps.Clone(s.Settings)
+	c.Observed = maps.Clone(s.Observed)
 	return &c
 }
 
@@ -91,6 +102,9 @@ func (s *ReplicaSet) Merge(o *ReplicaSet) bool {
 			s.Members[r] = m
 			changed = true
 		}
+	}
+	if s.mergeSettings(o.Settings) {
+		changed = true
 	}
 	return changed
 }
@@ -163,4 +177,26 @@ func (s *ReplicaSet) describe(local string) []any {
 		out = append(out, d)
 	}
 	return out
+}
+
+// tableStatus is the TableStatus DescribeTable reports in region local for
+// an otherwise ACTIVE table, as AWS does during replica changes: CREATING
+// while local's own replica is being created (backfilled), DELETING while
+// it is being removed, UPDATING while another replica is being created or
+// deleted; "" (ACTIVE) otherwise, and for a regional table. Terraform's
+// waiters poll TableStatus until ACTIVE and each replica's ReplicaStatus.
+func (s *ReplicaSet) tableStatus(local string) string {
+	if len(s.Live(local)) == 0 {
+		return ""
+	}
+	switch s.Members[local].Status {
+	case StatusCreating:
+		return "CREATING"
+	case StatusDeleting:
+		return "DELETING"
+	}
+	if s.busy() != "" {
+		return "UPDATING"
+	}
+	return ""
 }

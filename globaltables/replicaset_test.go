@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/godwit-db/godwit/engine"
 )
 
 func TestReplicaSetConcurrentChangesBothSurvive(t *testing.T) {
@@ -108,5 +110,76 @@ func TestReplicaSetDescribe(t *testing.T) {
 	}
 	if _, err := unmarshalReplicaSet([]byte(`{"format":9}`)); err == nil {
 		t.Fatal("unknown format accepted")
+	}
+}
+
+func TestReplicaSetSettingsMergePerEntry(t *testing.T) {
+	base := newReplicaSet("t")
+	base.setSetting(settingTTL, "a", Setting{})
+	base.setSetting(settingBilling, "a", Setting{BillingMode: "PAY_PER_REQUEST"})
+	base.Observed = map[string]Setting{settingTTL: {}}
+
+	inB := base.clone() // B enables TTL...
+	inB.setSetting(settingTTL, "b", Setting{TTLAttribute: "exp"})
+	inC := base.clone() // ...while C adds a GSI and A switches billing too.
+	inC.setSetting(settingGSI+"ix", "c", Setting{GSI: &engine.GSISettings{}})
+	inA := base.clone()
+	inA.setSetting(settingBilling, "a", Setting{BillingMode: "PROVISIONED", WriteCapacity: 3})
+	inA.Observed = map[string]Setting{settingBilling: {BillingMode: "PROVISIONED"}}
+
+	x := inA.clone()
+	x.Merge(inB)
+	x.Merge(inC)
+	y := inC.clone()
+	y.Merge(inA)
+	y.Merge(inB)
+	if !reflect.DeepEqual(x.Settings, y.Settings) {
+		t.Fatalf("merge is order-dependent:\n%+v\n%+v", x.Settings, y.Settings)
+	}
+	if x.Settings[settingTTL].TTLAttribute != "exp" || x.Settings[settingGSI+"ix"].GSI == nil || x.Settings[settingBilling].WriteCapacity != 3 {
+		t.Fatalf("a change was lost: %+v", x.Settings)
+	}
+	// Observed is each region's own: a merge never carries it.
+	if !reflect.DeepEqual(y.Observed, inC.Observed) {
+		t.Fatalf("Observed merged: %+v", y.Observed)
+	}
+	// Concurrent changes of one entry: the greater version, then region.
+	p, q := base.clone(), base.clone()
+	p.setSetting(settingTTL, "a", Setting{TTLAttribute: "x"})
+	q.setSetting(settingTTL, "b", Setting{TTLAttribute: "y"})
+	p.Merge(q)
+	q.Merge(base)
+	if p.Settings[settingTTL].TTLAttribute != "y" || q.Settings[settingTTL].TTLAttribute != "y" {
+		t.Fatalf("tie not broken by region: %+v / %+v", p.Settings[settingTTL], q.Settings[settingTTL])
+	}
+}
+
+func TestReplicaSetTableStatus(t *testing.T) {
+	s := newReplicaSet("t")
+	s.set("a", "a", Member{Status: StatusActive})
+	if got := s.tableStatus("a"); got != "" {
+		t.Errorf("regional: %q", got)
+	}
+	s.set("b", "a", Member{Status: StatusCreating, Source: "a"})
+	for region, want := range map[string]string{"a": "UPDATING", "b": "CREATING"} {
+		if got := s.tableStatus(region); got != want {
+			t.Errorf("b CREATING, in %s: %q, want %q", region, got, want)
+		}
+	}
+	s.set("b", "b", Member{Status: StatusActive})
+	for _, region := range []string{"a", "b"} {
+		if got := s.tableStatus(region); got != "" {
+			t.Errorf("all ACTIVE, in %s: %q", region, got)
+		}
+	}
+	s.set("b", "a", Member{Status: StatusDeleting})
+	for region, want := range map[string]string{"a": "UPDATING", "b": "DELETING"} {
+		if got := s.tableStatus(region); got != want {
+			t.Errorf("b DELETING, in %s: %q, want %q", region, got, want)
+		}
+	}
+	s.set("b", "b", Member{Status: StatusDeleted})
+	if got := s.tableStatus("a"); got != "" {
+		t.Errorf("b gone: %q", got)
 	}
 }

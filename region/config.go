@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/godwit-db/godwit/conflict"
+	"github.com/godwit-db/godwit/engine/wire"
 	"github.com/godwit-db/godwit/globaltables"
 	"github.com/godwit-db/godwit/sinks"
 	"github.com/hashicorp/go-hclog"
@@ -40,6 +41,9 @@ type Config struct {
 	NoSync bool
 	// Pprof serves Go's profiler under /debug/pprof/ on the API listener.
 	Pprof bool
+	// HTTPServer is the API listener's HTTP/1.1 server: wire.TransportLean
+	// (engine/wire/h1, the default) or wire.TransportStd (net/http).
+	HTTPServer wire.Transport
 
 	// NATSListen is the embedded NATS server's client address (port 0
 	// picks one), or "-" for in-process connections only. Ignored with
@@ -165,6 +169,11 @@ func (c Config) Validate() error {
 	}
 	if c.Partitions != 0 && (c.Partitions < 1 || c.Partitions > MaxPartitions) {
 		bad("partitions", "%d out of range 1..%d", c.Partitions, MaxPartitions)
+	}
+	if c.HTTPServer != "" {
+		if _, err := wire.ParseTransport(string(c.HTTPServer)); err != nil {
+			bad("http-server", "%q is not one of lean, std", c.HTTPServer)
+		}
 	}
 	if c.MaxClockOffset < 0 {
 		bad("max-clock-offset", "%s is negative", c.MaxClockOffset)

@@ -55,7 +55,7 @@ type Region struct {
 	manager   *globaltables.Manager
 	sinks     *sinks.Runtime
 	ln        net.Listener
-	hs        *http.Server
+	hs        wire.HTTPServer
 	served    chan error // Serve's result, once
 	failed    chan error // Failed's channel
 	closeErr  error
@@ -210,14 +210,12 @@ func Start(ctx context.Context, cfg Config) (_ *Region, err error) {
 	}
 	mux.Handle("/", srv)
 	var handler http.Handler = mux
-	r.hs = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       5 * time.Minute,
-		ErrorLog:          log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	r.hs, err = srv.NewHTTPServer(wire.HTTPConfig{Transport: cfg.HTTPServer, Handler: handler, Logger: log})
+	if err != nil {
+		return nil, errors.Join(err, r.ln.Close())
 	}
 	log.Info("listening", "addr", r.ln.Addr().String(), "region", cfg.Region, "data-dir", cfg.DataDir,
-		"no-sync", cfg.NoSync, "peers", r.peers.names())
+		"no-sync", cfg.NoSync, "peers", r.peers.names(), "http-server", string(cfg.HTTPServer))
 	go func() {
 		err := r.hs.Serve(r.ln)
 		r.served <- err

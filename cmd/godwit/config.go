@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/godwit-db/godwit/engine/wire"
 	"github.com/godwit-db/godwit/region"
 	"gopkg.in/yaml.v3"
 )
@@ -48,6 +49,10 @@ type Config struct {
 	// Pprof serves Go's profiler under /debug/pprof/ on the API listener.
 	// Default false; only for diagnosis (it is unauthenticated).
 	Pprof bool `yaml:"pprof"`
+	// HTTPServer is the HTTP/1.1 server: "lean" (engine/wire/h1, the API's
+	// requests on its lean path) or "std" (net/http). Both send the same
+	// bytes. Default "lean".
+	HTTPServer string `yaml:"http-server"`
 
 	// NATS and streams. NB: their zero values mean the defaults named
 	// below, so that a Config built before they existed keeps working.
@@ -154,6 +159,7 @@ func DefaultConfig() Config {
 		LogLevel:         "info",
 		LogFormat:        "text",
 		TTLSweepInterval: 30 * time.Second,
+		HTTPServer:       string(wire.DefaultTransport),
 	}
 }
 
@@ -181,6 +187,11 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		bad("log-format", "%q is not one of text, json", c.LogFormat)
+	}
+	// NB: as with partitions, the region takes "" as its default and the
+	// command, which has its own, refuses it; the region checks the rest.
+	if c.HTTPServer == "" {
+		bad("http-server", "%q is not one of lean, std", c.HTTPServer)
 	}
 	errs = append(errs, c.regionConfig(nil).Validate())
 	errs = append(errs, validateConsumers(c.consumers())...)
@@ -254,6 +265,9 @@ var serveOptions = []option{
 			c.Pprof = b
 			return nil
 		}},
+	{name: "http-server", usage: "HTTP/1.1 `server`: lean (godwit's own, for the API) or std (net/http)",
+		def: func(c Config) string { return c.HTTPServer },
+		set: func(c *Config, v string) error { c.HTTPServer = v; return nil }},
 	{name: "nats-listen", usage: "embedded NATS `address` for other processes (host:port; port 0 picks one; - for none)",
 		def: func(c Config) string { return c.natsListen() },
 		set: func(c *Config, v string) error { c.NATSListen = v; return nil }},

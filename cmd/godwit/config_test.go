@@ -27,7 +27,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Listen: ":8000", DataDir: "./data", Region: "us-east-1", Partitions: 8,
-		LogLevel: "info", LogFormat: "text", TTLSweepInterval: 30 * time.Second}
+		LogLevel: "info", LogFormat: "text", TTLSweepInterval: 30 * time.Second, HTTPServer: "lean"}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
 	}
@@ -42,6 +42,7 @@ partitions: 16
 log-format: json
 ttl-sweep-interval: 1m
 no-sync: true
+http-server: std
 `)
 	cfg, err := loadConfig([]string{"--config", path, "--region=ap-south-1", "-partitions", "4", "--no-sync=false"}, &bytes.Buffer{})
 	if err != nil {
@@ -56,6 +57,7 @@ no-sync: true
 		LogFormat:        "json",            // file
 		TTLSweepInterval: time.Minute,       // file
 		NoSync:           false,             // flag over file
+		HTTPServer:       "std",             // file
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
@@ -77,7 +79,7 @@ nats:
   url: nats://x
 `)
 	_, err := loadConfig([]string{"--config", path, "--log-level=loud", "--ttl-sweep-interval=soon",
-		"--region", "Not A Region", "--log-format", "xml", "--listen", "nope"}, &bytes.Buffer{})
+		"--region", "Not A Region", "--log-format", "xml", "--listen", "nope", "--http-server", "h2"}, &bytes.Buffer{})
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -91,6 +93,7 @@ nats:
 		`log-format: "xml" is not one of`,
 		`region: "Not A Region"`,
 		`listen: "nope" is not a host:port address`,
+		`http-server: "h2" is not one of lean, std`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)

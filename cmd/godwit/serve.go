@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/godwit-db/godwit/engine/wire"
 	"github.com/godwit-db/godwit/region"
 	"github.com/hashicorp/go-hclog"
 )
@@ -109,6 +110,7 @@ func (c Config) regionConfig(log hclog.Logger) region.Config {
 		TTLSweepInterval: c.TTLSweepInterval,
 		NoSync:           c.NoSync,
 		Pprof:            c.Pprof,
+		HTTPServer:       wire.Transport(c.HTTPServer),
 		NATSListen:       c.NATSListen,
 		NATSURL:          c.NATSURL,
 		StreamRetention:  c.StreamRetention,

@@ -51,7 +51,8 @@ func BenchmarkServeHTTP(b *testing.B) {
 
 // BenchmarkLoopback compares the whole request path over loopback HTTP/1.1
 // with a bare net/http handler answering {}: the ratio of the two ns/op is
-// the share of the transport's ceiling godwit's wire layer keeps.
+// the share of the transport's ceiling godwit's wire layer keeps. "godwit"
+// runs on net/http, "godwit-lean" on the h1 server.
 func BenchmarkLoopback(b *testing.B) {
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -61,10 +62,19 @@ func BenchmarkLoopback(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		h    http.Handler
-	}{{"bare", bare}, {"godwit", benchServer()}} {
+	}{{"bare", bare}, {"godwit", benchServer()}, {"godwit-lean", nil}} {
 		b.Run(c.name, func(b *testing.B) {
-			srv := httptest.NewServer(c.h)
-			defer srv.Close()
+			var url string
+			if c.h == nil {
+				saved := testTransport
+				testTransport = TransportLean
+				url, _ = serveTest(b, benchServer(), nil)
+				testTransport = saved
+			} else {
+				srv := httptest.NewServer(c.h)
+				defer srv.Close()
+				url = srv.URL
+			}
 			tr := &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}
 			defer tr.CloseIdleConnections()
 			client := &http.Client{Transport: tr}
@@ -72,7 +82,7 @@ func BenchmarkLoopback(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", bytes.NewReader(body))
+					req, _ := http.NewRequest(http.MethodPost, url+"/", bytes.NewReader(body))
 					req.Header.Set("Content-Type", contentTypeAmzJSON)
 					req.Header.Set("X-Amz-Target", testPrefix+".GetItem")
 					req.Header.Set("Authorization", sigV4)

@@ -6,7 +6,23 @@
 //
 //	srv := wire.NewServer(wire.Config{Logger: log, Registerer: reg, Gatherer: reg})
 //	srv.Register("DynamoDB_20120810", map[string]wire.Op{"PutItem": db.PutItemOp, ...})
-//	http.ListenAndServe(":8000", srv)
+//	hs, _ := srv.NewHTTPServer(wire.HTTPConfig{Transport: wire.TransportLean, Handler: mux})
+//	hs.Serve(ln)
+//
+// Transports. A Server is an http.Handler and can be served by any
+// net/http server (TransportStd). NewHTTPServer also offers
+// TransportLean, the default: the engine/wire/h1 server, which hands POST /
+// requests without an Origin header straight to the Server's dispatch with
+// a lean request view (target, content type and encoding, authorization,
+// request time, body bytes) and writes the answer itself, and serves every
+// other request (health, /metrics, pprof, CORS, whatever Handler routes)
+// through net/http's Handler interface. Both transports run the same
+// dispatch and send the same bytes (TestTransportsAnswerAlike): status
+// line, Content-Length, Content-Type, X-Amz-Crc32, X-Amzn-Requestid, Date,
+// in net/http's order. Differences: on the lean path a request's context is
+// cancelled only when the server closes the connection, not when the client
+// goes away mid-request; and while a Config.Authenticator is set the lean
+// path takes no request (the Authenticator is given the *http.Request).
 //
 // An Op decodes its body with Decode, which turns malformed JSON and members
 // of the wrong JSON type into SerializationException as AWS words it, and

@@ -34,15 +34,8 @@ func TestKeepAliveAfterExactLengthBody(t *testing.T) {
 	srv.Register(testPrefix, map[string]Op{"PutItem": func(_ context.Context, body []byte) (any, error) {
 		return result, nil
 	}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close() })
-
-	conn, err := net.Dial("tcp", ln.Addr().String())
+	url, _ := serveTest(t, srv, nil)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}

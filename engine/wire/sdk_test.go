@@ -53,7 +53,7 @@ func TestSDKAcceptsEnvelope(t *testing.T) {
 		},
 		"DeleteTable": func(context.Context, []byte) (any, error) { panic("boom") },
 	})
-	client := newSDKClient(f.http.URL)
+	client := newSDKClient(f.url)
 	ctx := context.Background()
 
 	out, err := client.ListTables(ctx, &dynamodb.ListTablesInput{Limit: aws.Int32(10)})
@@ -136,8 +136,7 @@ func TestSDKChecksCRC32(t *testing.T) {
 	srv.Register(testPrefix, map[string]Op{"ListTables": func(context.Context, []byte) (any, error) {
 		return RawJSON(`{"TableNames":["a"]}`), nil
 	}})
-	good := httptest.NewServer(srv)
-	defer good.Close()
+	goodURL, _ := serveTest(t, srv, nil)
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		srv.ServeHTTP(crcCorrupter{w}, r)
 	}))
@@ -146,7 +145,7 @@ func TestSDKChecksCRC32(t *testing.T) {
 	for _, c := range []struct {
 		url          string
 		wantMismatch bool
-	}{{good.URL, false}, {bad.URL, true}} {
+	}{{goodURL, false}, {bad.URL, true}} {
 		var warnings syncBuffer
 		client := dynamodb.New(dynamodb.Options{
 			Region:           "us-east-1",

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/godwit-db/godwit/engine/apierr"
+	"github.com/godwit-db/godwit/engine/wire/h1"
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -82,11 +84,8 @@ func (s *Server) Register(prefix string, ops map[string]Op) {
 	s.routes.Store(&next)
 }
 
-func (s *Server) lookup(target []string) *route {
-	if len(target) == 0 {
-		return nil
-	}
-	return (*s.routes.Load())[target[0]]
+func (s *Server) lookup(target string) *route {
+	return (*s.routes.Load())[target]
 }
 
 // ServeHTTP serves the API on POST /, health on GET and HEAD /, and metrics on
@@ -168,19 +167,91 @@ func (s *Server) writePlainError(w http.ResponseWriter, status int, allow string
 	writeBody(w, status, hdrAmzJSON, &id, body)
 }
 
-// serveAPI serves one POST /: read, admit, run, answer, count.
+// serveAPI serves one POST / of net/http.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	h := r.Header
+	req := apiRequest{std: r, stdW: w}
+	req.target = first(h["X-Amz-Target"])
+	req.contentType, req.hasContentType = firstOK(h["Content-Type"])
+	req.contentEncoding = first(h["Content-Encoding"])
+	req.authorization, req.hasAuthorization = firstOK(h["Authorization"])
+	if req.hasAuthorization {
+		req.requestTime = requestTime(h)
+	}
+	s.dispatch(r.Context(), &req)
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+func firstOK(v []string) (string, bool) {
+	if len(v) == 0 {
+		return "", false
+	}
+	return v[0], true
+}
+
+// apiRequest is what the API needs of a request, whichever server read it:
+// net/http (std, stdW) or the lean h1 server (lean, leanW). On the lean path
+// the strings alias the connection's buffer and are valid only during
+// dispatch: anything kept past it is cloned (see admit).
+type apiRequest struct {
+	target           string // X-Amz-Target
+	contentType      string
+	hasContentType   bool
+	contentEncoding  string
+	authorization    string
+	hasAuthorization bool
+	requestTime      string // X-Amz-Date, else Date
+
+	std   *http.Request // the net/http request, nil on the lean path
+	stdW  http.ResponseWriter
+	lean  *h1.Request
+	leanW *h1.ResponseWriter
+}
+
+// body reads the request body as sent, at most max bytes.
+func (r *apiRequest) body(max int64) ([]byte, error) {
+	if r.std != nil {
+		return readBody(r.std, max)
+	}
+	b, err := r.lean.ReadBody(max)
+	switch {
+	case errors.Is(err, h1.ErrBodyTooLarge):
+		return nil, errTooLarge
+	case err != nil:
+		return nil, apierr.Serialization("Unable to read the request body")
+	}
+	return b, nil
+}
+
+// answer sends one complete response (see writeBody).
+func (r *apiRequest) answer(status int, contentType []string, id *[requestIDLen]byte, body []byte) {
+	if r.std != nil {
+		writeBody(r.stdW, status, contentType, id, body)
+		return
+	}
+	writeLean(r.leanW, status, contentType, id, body)
+}
+
+// dispatch serves one API request: read, admit, run, answer, count. Both
+// transports end here.
+func (s *Server) dispatch(parent context.Context, req *apiRequest) {
 	start := time.Now()
 	s.metrics.inFlight.Inc()
-	ctx := &reqCtx{Context: r.Context()}
+	ctx := &reqCtx{Context: parent}
 	newRequestID(&ctx.id)
-	rt := s.lookup(r.Header["X-Amz-Target"])
+	rt := s.lookup(req.target)
 	om := s.unknown
 	if rt != nil {
 		om = rt.m
 	}
 
-	if code := s.handle(ctx, w, r, rt); code == "" {
+	if code := s.handle(ctx, req, rt); code == "" {
 		om.ok.Inc()
 	} else {
 		s.metrics.countError(om, code)
@@ -191,24 +262,24 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 // handle answers one API request and returns "" on success or the code of
 // the exception sent.
-func (s *Server) handle(ctx *reqCtx, w http.ResponseWriter, r *http.Request, rt *route) string {
-	ct, ctOK := responseContentType(r.Header["Content-Type"])
-	payload, err := readBody(r, s.cfg.MaxBodyBytes)
+func (s *Server) handle(ctx *reqCtx, req *apiRequest, rt *route) string {
+	ct, ctOK := responseContentType(req.contentType, req.hasContentType)
+	payload, err := req.body(s.cfg.MaxBodyBytes)
 	if err != nil {
-		return s.writeError(ctx, w, ct, rt, err)
+		return s.writeError(ctx, req, ct, rt, err)
 	}
 	if len(payload) > 0 && !ctOK {
 		// NB: AWS (as recorded by dynalite) answers a body of another content
 		// type as an unknown resource, with this exact non-JSON body.
-		writeBody(w, http.StatusNotFound, ct, &ctx.id, unknownOperationXML)
+		req.answer(http.StatusNotFound, ct, &ctx.id, unknownOperationXML)
 		return "UnknownOperationException"
 	}
-	body, err := s.decompress(r, payload)
+	body, err := s.decompress(req.contentEncoding, payload)
 	if err != nil {
-		return s.writeError(ctx, w, ct, rt, err)
+		return s.writeError(ctx, req, ct, rt, err)
 	}
-	if err := s.admit(ctx, r, rt, body, payload); err != nil {
-		return s.writeError(ctx, w, ct, rt, err)
+	if err := s.admit(ctx, req, rt, body, payload); err != nil {
+		return s.writeError(ctx, req, ct, rt, err)
 	}
 	if len(body) == 0 {
 		body = []byte("{}")
@@ -218,24 +289,24 @@ func (s *Server) handle(ctx *reqCtx, w http.ResponseWriter, r *http.Request, rt 
 	defer putBuf(buf)
 	resp, err := s.call(ctx, rt, body, buf)
 	if err != nil {
-		return s.writeError(ctx, w, ct, rt, err)
+		return s.writeError(ctx, req, ct, rt, err)
 	}
-	writeBody(w, http.StatusOK, ct, &ctx.id, resp)
+	req.answer(http.StatusOK, ct, &ctx.id, resp)
 	return ""
 }
 
 var unknownOperationXML = []byte("<UnknownOperationException/>\n")
 
 // responseContentType returns the response content type for the request's
-// Content-Type values, and whether the request's type is acceptable:
+// (first) Content-Type, and whether the request's type is acceptable:
 // application/x-amz-json-1.0 and application/json are (parameters and case
 // ignored) and echoed back; a missing Content-Type is accepted and answered
 // with application/x-amz-json-1.0.
-func responseContentType(v []string) ([]string, bool) {
-	if len(v) == 0 {
+func responseContentType(v string, present bool) ([]string, bool) {
+	if !present {
 		return hdrAmzJSON, true
 	}
-	mt := v[0]
+	mt := v
 	if i := strings.IndexByte(mt, ';'); i >= 0 {
 		mt = mt[:i]
 	}
@@ -296,12 +367,11 @@ var gzipPool sync.Pool // *gzip.Reader
 
 // decompress returns the body an Op sees: payload itself, or its gzip
 // decompression when Content-Encoding says gzip.
-func (s *Server) decompress(r *http.Request, payload []byte) ([]byte, error) {
-	enc := r.Header["Content-Encoding"]
-	if len(enc) == 0 || len(payload) == 0 {
+func (s *Server) decompress(enc string, payload []byte) ([]byte, error) {
+	if len(payload) == 0 {
 		return payload, nil
 	}
-	switch e := strings.TrimSpace(enc[0]); {
+	switch e := strings.TrimSpace(enc); {
 	case e == "" || strings.EqualFold(e, "identity"):
 		return payload, nil
 	case !strings.EqualFold(e, "gzip"):
@@ -347,22 +417,26 @@ func (s *Server) decompress(r *http.Request, payload []byte) ([]byte, error) {
 //
 // On success the caller's access key id is on ctx ("" when the request had
 // no parsable Authorization header).
-func (s *Server) admit(ctx *reqCtx, r *http.Request, rt *route, body, payload []byte) error {
+func (s *Server) admit(ctx *reqCtx, req *apiRequest, rt *route, body, payload []byte) error {
 	if rt == nil {
 		return notJSONOr(body, apierr.UnknownOperation())
 	}
-	authz := r.Header["Authorization"]
 	var sig Signature
 	var sigErr error
-	if len(authz) > 0 {
-		sig, sigErr = ParseSignature(authz[0], requestTime(r.Header))
+	if req.hasAuthorization {
+		sig, sigErr = ParseSignature(req.authorization, req.requestTime)
 	}
 	if s.cfg.Authenticator != nil {
-		if err := s.authenticate(r, len(authz) > 0, sig, sigErr, payload); err != nil {
+		// NB: the lean path never takes a request when an Authenticator is
+		// set (leanHandler.Accept), so req.std is there.
+		if err := s.authenticate(req.std, req.hasAuthorization, sig, sigErr, payload); err != nil {
 			return notJSONOr(body, err)
 		}
 	}
 	ctx.accessKeyID = sig.AccessKeyID
+	if req.lean != nil && ctx.accessKeyID != "" {
+		ctx.accessKeyID = strings.Clone(ctx.accessKeyID) // NB: outlives the connection's buffer
+	}
 	return nil
 }
 
@@ -425,7 +499,7 @@ func (s *Server) call(ctx *reqCtx, rt *route, body []byte, buf *bytes.Buffer) (r
 // NB: no X-Amzn-ErrorType header. AWS does not send one for DynamoDB, the
 // body's __type is enough for every SDK, and aws-sdk-go-v2 (smithy-go
 // awsjson) would let the header override the body's code.
-func (s *Server) writeError(ctx *reqCtx, w http.ResponseWriter, ct []string, rt *route, err error) string {
+func (s *Server) writeError(ctx *reqCtx, req *apiRequest, ct []string, rt *route, err error) string {
 	e := apierr.As(err)
 	if e == nil || e.Code == "" {
 		s.logInternal(ctx, rt, err)
@@ -441,7 +515,7 @@ func (s *Server) writeError(ctx *reqCtx, w http.ResponseWriter, ct []string, rt 
 	if status == 0 {
 		status = http.StatusBadRequest
 	}
-	writeBody(w, status, ct, &ctx.id, body)
+	req.answer(status, ct, &ctx.id, body)
 	return e.Code
 }
 

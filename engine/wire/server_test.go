@@ -10,7 +10,6 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -45,10 +44,11 @@ func (s *syncBuffer) String() string {
 }
 
 type fixture struct {
-	srv  *Server
-	http *httptest.Server
-	reg  *prometheus.Registry
-	logs *syncBuffer
+	srv    *Server
+	url    string
+	client *http.Client
+	reg    *prometheus.Registry
+	logs   *syncBuffer
 }
 
 // newFixture starts a Server on 127.0.0.1 with ops registered under testPrefix.
@@ -59,8 +59,7 @@ func newFixture(t *testing.T, cfg Config, ops map[string]Op) *fixture {
 	cfg.Registerer, cfg.Gatherer = f.reg, f.reg
 	f.srv = NewServer(cfg)
 	f.srv.Register(testPrefix, ops)
-	f.http = httptest.NewServer(f.srv) // listens on 127.0.0.1
-	t.Cleanup(f.http.Close)
+	f.url, f.client = serveTest(t, f.srv, nil)
 	return f
 }
 
@@ -73,7 +72,7 @@ type response struct {
 // do sends one request; hdr holds header pairs.
 func (f *fixture) do(t *testing.T, method, path string, body []byte, hdr ...string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, f.http.URL+path, bytes.NewReader(body))
+	req, err := http.NewRequest(method, f.url+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +82,7 @@ func (f *fixture) do(t *testing.T, method, path string, body []byte, hdr ...stri
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := f.http.Client().Do(req)
+	resp, err := f.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,9 +233,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 
 	// Without a Gatherer, /metrics does not exist.
-	bare := httptest.NewServer(NewServer(Config{}))
-	defer bare.Close()
-	resp, err := bare.Client().Get(bare.URL + "/metrics")
+	bareURL, bareClient := serveTest(t, NewServer(Config{}), nil)
+	resp, err := bareClient.Get(bareURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,9 +404,9 @@ func TestBodyTooLarge(t *testing.T) {
 	// With Content-Length.
 	checkError(t, f.post(t, "Echo", string(big)), 413, "com.amazon.coral.service#RequestEntityTooLarge")
 	// Chunked (no Content-Length): the limit applies while reading.
-	req, _ := http.NewRequest(http.MethodPost, f.http.URL+"/", io.MultiReader(bytes.NewReader(big)))
+	req, _ := http.NewRequest(http.MethodPost, f.url+"/", io.MultiReader(bytes.NewReader(big)))
 	req.Header.Set("X-Amz-Target", testPrefix+".Echo")
-	resp, err := f.http.Client().Do(req)
+	resp, err := f.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

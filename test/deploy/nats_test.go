@@ -3,15 +3,13 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/godwit-db/godwit/test/harness"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -105,101 +103,19 @@ func TestNATSConfigsLoad(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// topology is a set of nats-servers started from deploy/ files
+// (harness.StartNATSTopology).
+type topology struct{ *harness.NATSTopology }
 
-// topology is a set of nats-servers started from deploy/ files.
-type topology struct {
-	servers map[string]*server.Server // by server_name
-}
-
-// startTopology starts one in-process nats-server per file, as the files
-// say except for addresses: every listener moves to a free loopback port,
-// and every URL naming another server of the set ("hub-us-east-1:7222",
-// the server's name and configured port) is rewritten to match. JetStream
-// stores go to temporary directories and monitoring ports are off.
 func startTopology(t *testing.T, files ...string) *topology {
 	t.Helper()
-	type entry struct {
-		file string
-		opts *server.Options
-	}
-	var entries []entry
-	moved := map[string]string{} // "name:configured-port" -> "127.0.0.1:port"
-	move := func(name string, port *int, host *string) {
-		if *port == 0 {
-			return
-		}
-		p := freePort(t)
-		moved[name+":"+strconv.Itoa(*port)] = "127.0.0.1:" + strconv.Itoa(p)
-		*port, *host = p, "127.0.0.1"
-	}
-	for _, f := range files {
-		opts, err := server.ProcessConfigFile(f)
-		if err != nil {
-			t.Fatalf("load %s: %v", f, err)
-		}
-		move(opts.ServerName, &opts.Port, &opts.Host)
-		move(opts.ServerName, &opts.Gateway.Port, &opts.Gateway.Host)
-		move(opts.ServerName, &opts.LeafNode.Port, &opts.LeafNode.Host)
-		opts.HTTPPort = 0
-		opts.NoLog, opts.NoSigs = true, true
-		if opts.JetStream {
-			opts.StoreDir = t.TempDir()
-		}
-		entries = append(entries, entry{f, opts})
-	}
-	rewrite := func(f string, urls []*url.URL) {
-		for _, u := range urls {
-			to, ok := moved[u.Host]
-			if !ok {
-				t.Fatalf("%s: URL %s names no server of the topology", f, u.Redacted())
-			}
-			u.Host = to
-		}
-	}
-	tp := &topology{servers: map[string]*server.Server{}}
-	for _, e := range entries {
-		for _, g := range e.opts.Gateway.Gateways {
-			rewrite(e.file, g.URLs)
-		}
-		for _, r := range e.opts.LeafNode.Remotes {
-			rewrite(e.file, r.URLs)
-		}
-		s, err := server.NewServer(e.opts)
-		if err != nil {
-			t.Fatalf("%s: %v", e.file, err)
-		}
-		go s.Start()
-		t.Cleanup(s.Shutdown)
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("%s: server not ready", e.file)
-		}
-		tp.servers[e.opts.ServerName] = s
-	}
-	return tp
+	return &topology{harness.StartNATSTopology(t, files...)}
 }
 
 // url returns a client URL of the named server with godwit's credentials.
 func (tp *topology) url(t *testing.T, name string) string {
 	t.Helper()
-	s, ok := tp.servers[name]
-	if !ok {
-		t.Fatalf("no server %q", name)
-	}
-	u, err := url.Parse(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.UserPassword(godwitUser, godwitPassword)
-	return u.String()
+	return tp.URL(t, name, godwitUser, godwitPassword)
 }
 
 func (tp *topology) connect(t *testing.T, name string) *nats.Conn {
@@ -260,7 +176,8 @@ func checkRegionsReachEachOther(t *testing.T, tp *topology, jsServer func(region
 		if info.Domain != r {
 			t.Fatalf("%s: local JetStream domain %q, want the region name", r, info.Domain)
 		}
-		s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{"gw." + r + ".1.DEPLOYTEST.*"}})
+		s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{"gw." + r + ".1.DEPLOYTEST.*"},
+			AllowDirect: true}) // as godwit's table streams
 		if err != nil {
 			t.Fatalf("%s: create stream: %v", r, err)
 		}
@@ -311,6 +228,18 @@ func checkRegionsReachEachOther(t *testing.T, tp *topology, jsServer func(region
 				}
 				return nil
 			})
+			// godwit's Streams API and consumers read by direct get with the
+			// domain's API prefix (streams.jsAPIPrefix).
+			eventually(t, fmt.Sprintf("%s direct-gets from %s's stream through domain %s", from, to, to), func(ctx context.Context) error {
+				m, err := nc.RequestWithContext(ctx, "$JS."+to+".API.DIRECT.GET."+stream, []byte(`{"seq":1}`))
+				if err != nil {
+					return err
+				}
+				if got, want := string(m.Data), "change from "+to; got != want {
+					return fmt.Errorf("direct get answered %q (status %q), want %q", got, m.Header.Get("Status"), want)
+				}
+				return nil
+			})
 			eventually(t, fmt.Sprintf("%s's control request reaches %s", from, to), func(ctx context.Context) error {
 				m, err := nc.RequestWithContext(ctx, "gw.ctl."+to+".ping", nil)
 				if err != nil {
@@ -342,7 +271,7 @@ func TestSuperclusterTopology(t *testing.T) {
 	tp := startTopology(t, files...)
 	eventually(t, "gateways between the three hubs", func(context.Context) error {
 		for _, r := range regions {
-			if n := tp.servers["hub-"+r].NumOutboundGateways(); n != len(regions)-1 {
+			if n := tp.Servers["hub-"+r].NumOutboundGateways(); n != len(regions)-1 {
 				return fmt.Errorf("hub-%s has %d outbound gateways", r, n)
 			}
 		}

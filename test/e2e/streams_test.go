@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"math/big"
 	"net"
-	"net/http"
 	"os/exec"
 	"sort"
 	"strings"
@@ -110,7 +109,10 @@ func sStart(t *testing.T) *sEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: srv}
+	hs, err := srv.NewHTTPServer(wire.HTTPConfig{Transport: harness.HTTPTransport()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ type Server struct {
 	DB  *engine.DB
 
 	cfg  engine.Config
-	http *http.Server
+	http wire.HTTPServer
 	ln   net.Listener
 
 	mu         sync.Mutex
@@ -87,8 +88,22 @@ func (s *Server) start(t testing.TB) {
 	s.ln = ln
 	s.DB = db
 	s.URL = "http://" + ln.Addr().String()
-	s.http = &http.Server{Handler: srv}
-	go func() { _ = s.http.Serve(ln) }()
+	hs, err := srv.NewHTTPServer(wire.HTTPConfig{Transport: HTTPTransport()})
+	if err != nil {
+		t.Fatalf("http server: %v", err)
+	}
+	s.http = hs
+	go func() { _ = hs.Serve(ln) }()
+}
+
+// HTTPTransport is the HTTP server tests run godwit on: GODWIT_TEST_HTTP
+// (lean or std) when set, else wire.DefaultTransport. StartProcess passes it
+// to `godwit serve --http-server` too, so the e2e suite runs on either.
+func HTTPTransport() wire.Transport {
+	if v := os.Getenv("GODWIT_TEST_HTTP"); v != "" {
+		return wire.Transport(v)
+	}
+	return wire.DefaultTransport
 }
 
 func (s *Server) stop(t testing.TB) {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -66,7 +67,13 @@ var listeningRE = regexp.MustCompile(`listening: addr=(\S+)`)
 func StartProcess(t testing.TB, dataDir string, extra ...string) *Process {
 	t.Helper()
 	bin := Binary(t)
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "info"}, extra...)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "info",
+		"--http-server", string(HTTPTransport())}, extra...)
+	if !slices.Contains(extra, "--nats-listen") && !slices.Contains(extra, "--nats-url") {
+		// NB: never the default 127.0.0.1:4222: tests run in parallel, and
+		// another process may take that port between godwit's check and its bind.
+		args = append(args, "--nats-listen", "-")
+	}
 	cmd := exec.Command(bin, args...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
