@@ -161,14 +161,22 @@ type ReplicaDescription struct {
 	ReplicaStatusPercentProgress string `json:"ReplicaStatusPercentProgress,omitempty"`
 }
 
-// describe renders the live members, local region included, sorted by
-// region; nil when local is the only one (a regional table).
+// describe renders the live members other than local, sorted by region;
+// nil when local is the only one (a regional table). NB: AWS documents
+// Replicas as "the replicas of the global table" and has been seen to list
+// the local region too, but Terraform's aws_dynamodb_table (provider 5.x)
+// turns every entry into a replica block and has empty plans on AWS, so
+// AWS answers with the other regions; so do we (the local replica's state
+// is the table's own TableStatus). See docs/global-tables.md.
 func (s *ReplicaSet) describe(local string) []any {
 	if len(s.Live(local)) == 0 {
 		return nil
 	}
 	var out []any
 	for _, r := range s.Live("") {
+		if r == local {
+			continue // NB: the other regions only, as AWS (see describe's doc)
+		}
 		m := s.Members[r]
 		d := ReplicaDescription{RegionName: r, ReplicaStatus: m.Status}
 		if m.Status == StatusCreating {

@@ -278,13 +278,15 @@ func (g *gtChaos) addReplica(name string) {
 // waitActive waits until DescribeTable in each of regions lists exactly
 // regions, all ACTIVE.
 func (g *gtChaos) waitActive(regions ...string) {
-	want := make([]string, len(regions))
-	for i, r := range regions {
-		want[i] = r + ":ACTIVE"
-	}
-	sort.Strings(want)
 	g.eventually(2*time.Minute, "replicas ACTIVE", func() string {
 		for _, r := range regions {
+			var want []string // NB: each region lists the others
+			for _, o := range regions {
+				if o != r {
+					want = append(want, o+":ACTIVE")
+				}
+			}
+			sort.Strings(want)
 			out, err := g.client(r).DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(gtChaosTable)})
 			if err != nil {
 				return fmt.Sprintf("%s: %v", r, err)
