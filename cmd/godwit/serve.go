@@ -115,6 +115,9 @@ func (c Config) regionConfig(log hclog.Logger) region.Config {
 		StreamMaxBytes:   c.StreamMaxBytes,
 		NATSMaxStore:     c.NATSMaxStore,
 		Logger:           log,
+		// NB: without this the consumers: section was validated and then
+		// ignored: serve ran no consumer.
+		Consumers: consumerSpecs(c),
 	}
 	if len(c.Peers) > 0 {
 		rc.Peers = make(map[string]region.Peer, len(c.Peers))
