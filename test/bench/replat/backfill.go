@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/godwit-db/godwit/test/bench/benchkit"
@@ -43,7 +39,7 @@ func runBackfill(ctx context.Context, cfg config, stderr io.Writer) (any, error)
 	}
 	log("loading %d items of ~%d bytes into %s", cfg.items, cfg.itemSize, regionNames[0])
 	t0 := time.Now()
-	if err := load(ctx, src, cfg.items, cfg.itemSize, cfg.conns); err != nil {
+	if err := benchkit.BatchLoad(ctx, src, backfillTable, cfg.items, payload(cfg.itemSize), cfg.conns); err != nil {
 		return nil, err
 	}
 	rep := backfillReport{Mode: "backfill", Items: cfg.items, ItemSize: cfg.itemSize, LoadS: time.Since(t0).Seconds()}
@@ -73,60 +69,4 @@ func runBackfill(ctx context.Context, cfg config, stderr io.Writer) (any, error)
 		return rep, fmt.Errorf("%w: counts %d (source) and %d (replica), want %d", errFailed, rep.SourceCount, rep.ReplicaCnt, cfg.items)
 	}
 	return rep, nil
-}
-
-// load writes items b0000000000.. with BatchWriteItem, 25 per request, over
-// conns connections, resending unprocessed items.
-func load(ctx context.Context, c *benchkit.Client, items, size, conns int) error {
-	pl := payload(size)
-	batches := make(chan int, conns)
-	var failed atomic.Pointer[error]
-	var wg sync.WaitGroup
-	for range min(conns, 16) {
-		wg.Go(func() {
-			var buf bytes.Buffer
-			for start := range batches {
-				if failed.Load() != nil {
-					continue
-				}
-				var b bytes.Buffer
-				b.WriteString(`{"RequestItems":{"` + backfillTable + `":[`)
-				for i := start; i < min(start+25, items); i++ {
-					if i > start {
-						b.WriteByte(',')
-					}
-					b.WriteString(`{"PutRequest":{"Item":{"pk":{"S":"b` + fmt.Sprintf("%010d", i) + `"},"v":{"S":"` + pl + `"}}}}`)
-				}
-				b.WriteString(`]}}`)
-				body := b.Bytes()
-				for try := 0; ; try++ {
-					var out struct{ UnprocessedItems map[string]json.RawMessage }
-					err := c.Call(ctx, "DynamoDB_20120810.BatchWriteItem", body, &out, &buf)
-					if err == nil && len(out.UnprocessedItems) == 0 {
-						break
-					}
-					if err == nil {
-						body, _ = json.Marshal(map[string]any{"RequestItems": out.UnprocessedItems})
-					}
-					if try > 50 || ctx.Err() != nil {
-						if err == nil {
-							err = fmt.Errorf("items still unprocessed after %d tries", try)
-						}
-						failed.CompareAndSwap(nil, &err)
-						break
-					}
-					_ = benchkit.Pause(ctx, 20*time.Millisecond)
-				}
-			}
-		})
-	}
-	for start := 0; start < items; start += 25 {
-		batches <- start
-	}
-	close(batches)
-	wg.Wait()
-	if e := failed.Load(); e != nil {
-		return fmt.Errorf("load: %w", *e)
-	}
-	return nil
 }
