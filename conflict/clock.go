@@ -122,8 +122,16 @@ func (c *Clock) Update(remote Version) error {
 // NextAfter returns a fresh local Version that is also greater than prev (the
 // version a local write overwrites): a region never loses its own later write
 // to an older remote one, even under clock skew.
+//
+// A prev more than the max offset ahead of the physical clock (a remote
+// stamp from a clock running fast) is not folded into the clock: the
+// result is then the smallest Version after prev for this region, and the
+// clock's later stamps for other items stay near physical time.
 func (c *Clock) NextAfter(prev Version) Version {
 	if !prev.IsZero() {
+		if c.maxOffset > 0 && prev.Wall-c.phys.Now().UnixNano() > int64(c.maxOffset) {
+			return justAfter(prev, c.region)
+		}
 		c.mu.Lock()
 		if prev.Wall > c.last.Wall || (prev.Wall == c.last.Wall && prev.Logical > c.last.Logical) {
 			c.last = Version{Wall: prev.Wall, Logical: prev.Logical, Region: c.region}
@@ -131,4 +139,13 @@ func (c *Clock) NextAfter(prev Version) Version {
 		c.mu.Unlock()
 	}
 	return c.Now()
+}
+
+// justAfter is the smallest Version of region greater than prev's wall and
+// logical counter (so greater than prev whatever prev's region).
+func justAfter(prev Version, region string) Version {
+	if prev.Logical == ^uint32(0) {
+		return Version{Wall: prev.Wall + 1, Region: region}
+	}
+	return Version{Wall: prev.Wall, Logical: prev.Logical + 1, Region: region}
 }

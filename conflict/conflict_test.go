@@ -98,3 +98,25 @@ func TestVersionBinaryRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestNextAfterDoesNotFollowAStampBeyondMaxOffset(t *testing.T) {
+	phys := NewManualClock(epoch)
+	c := NewClock("a", phys, 500*time.Millisecond)
+	far := Version{Wall: epoch.Add(time.Hour).UnixNano(), Logical: 3, Region: "b"}
+	v := c.NextAfter(far)
+	if !v.After(far) || v.Region != "a" {
+		t.Fatalf("NextAfter(%v) = %v", far, v)
+	}
+	// The clock itself stays at physical time.
+	if n := c.Now(); n.Wall != epoch.UnixNano() {
+		t.Fatalf("clock dragged to %v by a stamp an hour ahead", n)
+	}
+	// Chained writes to the same item keep winning.
+	if v2 := c.NextAfter(v); !v2.After(v) {
+		t.Fatalf("%v not after %v", v2, v)
+	}
+	max := Version{Wall: far.Wall, Logical: ^uint32(0), Region: "z"}
+	if v3 := c.NextAfter(max); !v3.After(max) {
+		t.Fatalf("%v not after %v", v3, max)
+	}
+}

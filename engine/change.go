@@ -32,14 +32,25 @@ type Change struct {
 	OldImage    attr.Item // nil for INSERT
 	NewImage    attr.Item // nil for REMOVE
 	Version     conflict.Version
+	// PrevVersion is the version the write replaced in the region that
+	// made it: the item's, or (on a replicated table) its tombstone's; the
+	// zero Version for a write over nothing. A replicated write keeps its
+	// origin's PrevVersion, so it is a property of Version. Conflict
+	// detection compares it with the version stored where the change is
+	// applied (conflict.Classify). Zero in records of change format 1.
+	PrevVersion conflict.Version
 	Origin      string // region where the write was made (Version.Region for local writes)
 	CreatedAt   int64  // approximate creation time, Unix nanoseconds
 	TTL         bool   // a delete made by this region's TTL sweeper
 	AccessKeyID string // the access key that made the write, when known
 }
 
-// changeFormat is the first byte of an encoded Change.
-const changeFormat byte = 1
+// changeFormat is the first byte of an encoded Change. Format 2 appends
+// PrevVersion to format 1; both are decoded.
+const (
+	changeFormat   byte = 2
+	changeFormatV1 byte = 1
+)
 
 var errBadChange = errors.New("engine: malformed change record")
 
@@ -63,12 +74,13 @@ func (c *Change) AppendBinary(b []byte) []byte {
 		flags |= 1
 	}
 	b = append(b, flags)
-	return appendString(b, c.AccessKeyID)
+	b = appendString(b, c.AccessKeyID)
+	return c.PrevVersion.AppendBinary(b)
 }
 
 // DecodeChange decodes a Change written by AppendBinary.
 func DecodeChange(b []byte) (*Change, error) {
-	if len(b) < 5 || b[0] != changeFormat {
+	if len(b) < 5 || (b[0] != changeFormat && b[0] != changeFormatV1) {
 		return nil, errBadChange
 	}
 	c := &Change{TableID: binary.BigEndian.Uint32(b[1:5])}
@@ -97,6 +109,12 @@ func DecodeChange(b []byte) (*Change, error) {
 		d.err = errBadChange
 	}
 	c.AccessKeyID = d.string()
+	if d.err == nil && b[0] == changeFormat {
+		var err error
+		if c.PrevVersion, d.b, err = conflict.DecodeVersion(d.b); err != nil {
+			d.err = err
+		}
+	}
 	if d.err != nil {
 		return nil, d.err
 	}

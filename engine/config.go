@@ -24,6 +24,18 @@ type Config struct {
 	// TTLSweepInterval is how often the TTL sweeper looks for expired items.
 	// Default 30s. Negative disables the sweeper.
 	TTLSweepInterval time.Duration
+	// TombstoneRetention and TombstoneGrace together are how long the
+	// tombstone of a replicated table's deleted item is kept (after the
+	// delete, by this region's clock) before the tombstone sweeper collects
+	// it: long enough that no older write of the item can still arrive from
+	// another region. Retention should be the stream retention (a peer
+	// outage longer than it ends in a resync, not a late write); grace
+	// covers clock skew and publishing delays. Defaults 24h and 24h.
+	TombstoneRetention time.Duration
+	TombstoneGrace     time.Duration
+	// TombstoneSweepInterval is how often the tombstone sweeper runs.
+	// Default 1h. Negative disables it.
+	TombstoneSweepInterval time.Duration
 	// NoSync skips the WAL fsync before acknowledging a write. Default false:
 	// an acknowledged write survives kill -9 and power loss.
 	NoSync bool
@@ -52,10 +64,14 @@ func DefaultConfig() Config {
 		AccountID:         "000000000000",
 		DefaultPartitions: 8,
 		TTLSweepInterval:  30 * time.Second,
-		CacheSize:         64 << 20,
-		MemTableSize:      32 << 20,
-		Clock:             conflict.SystemClock{},
-		MaxClockOffset:    500 * time.Millisecond,
+
+		TombstoneRetention:     24 * time.Hour,
+		TombstoneGrace:         24 * time.Hour,
+		TombstoneSweepInterval: time.Hour,
+		CacheSize:              64 << 20,
+		MemTableSize:           32 << 20,
+		Clock:                  conflict.SystemClock{},
+		MaxClockOffset:         500 * time.Millisecond,
 	}
 }
 
@@ -77,6 +93,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = d.CacheSize
+	}
+	if c.TombstoneRetention == 0 {
+		c.TombstoneRetention = d.TombstoneRetention
+	}
+	if c.TombstoneGrace == 0 {
+		c.TombstoneGrace = d.TombstoneGrace
+	}
+	if c.TombstoneSweepInterval == 0 {
+		c.TombstoneSweepInterval = d.TombstoneSweepInterval
 	}
 	if c.MemTableSize == 0 {
 		c.MemTableSize = d.MemTableSize
@@ -104,6 +129,9 @@ func (c Config) Validate() error {
 	}
 	if c.CacheSize < 0 {
 		errs = append(errs, fmt.Errorf("engine: CacheSize %d is negative", c.CacheSize))
+	}
+	if c.TombstoneRetention < 0 || c.TombstoneGrace < 0 {
+		errs = append(errs, fmt.Errorf("engine: TombstoneRetention %v and TombstoneGrace %v must not be negative", c.TombstoneRetention, c.TombstoneGrace))
 	}
 	return errors.Join(errs...)
 }

@@ -19,38 +19,86 @@ const (
 	maxIndexNameSize = 255
 )
 
-// encodeItemValue is the stored form of an item: format byte, its
-// conflict.Version, then attr's binary item encoding.
+// encodeItemValue is the first stored form of an item (item value format
+// 1): format byte, its conflict.Version, then attr's binary item encoding.
+// Writes use encodeItemValuePrev; this one is kept for data whose previous
+// version is unknown.
 func encodeItemValue(v conflict.Version, it attr.Item) []byte {
 	b := make([]byte, 0, 64)
-	b = append(b, itemValueFormat)
+	b = append(b, itemValueFormatV1)
 	b = v.AppendBinary(b)
 	return attr.AppendItem(b, it)
 }
 
+// encodeItemValuePrev is the stored form of an item (item value format 2):
+// format byte, its conflict.Version, the version it was written over
+// (conflict.Stamp.Prev), then attr's binary item encoding.
+func encodeItemValuePrev(v, prev conflict.Version, it attr.Item) []byte {
+	b := make([]byte, 0, 96)
+	b = append(b, itemValueFormat)
+	b = v.AppendBinary(b)
+	b = prev.AppendBinary(b)
+	return attr.AppendItem(b, it)
+}
+
 func decodeItemValue(b []byte) (conflict.Version, attr.Item, error) {
-	if len(b) == 0 || b[0] != itemValueFormat {
-		return conflict.Version{}, nil, fmt.Errorf("engine: unknown item value format")
+	st, it, err := decodeItemStamp(b)
+	return st.Version, it, err
+}
+
+// decodeItemStamp decodes an item value of either format; PrevKnown tells
+// which.
+func decodeItemStamp(b []byte) (conflict.Stamp, attr.Item, error) {
+	if len(b) == 0 || (b[0] != itemValueFormat && b[0] != itemValueFormatV1) {
+		return conflict.Stamp{}, nil, fmt.Errorf("engine: unknown item value format")
 	}
+	var st conflict.Stamp
 	v, rest, err := conflict.DecodeVersion(b[1:])
 	if err != nil {
-		return v, nil, err
+		return st, nil, err
+	}
+	st.Version = v
+	if b[0] == itemValueFormat {
+		if st.Prev, rest, err = conflict.DecodeVersion(rest); err != nil {
+			return st, nil, err
+		}
+		st.PrevKnown = true
 	}
 	it, err := attr.DecodeItem(rest)
-	return v, it, err
+	return st, it, err
+}
+
+// itemBytes returns the attr encoding of the item inside a stored item
+// value (either format), without decoding it.
+func itemBytes(b []byte) ([]byte, conflict.Version, error) {
+	if len(b) == 0 || (b[0] != itemValueFormat && b[0] != itemValueFormatV1) {
+		return nil, conflict.Version{}, fmt.Errorf("engine: unknown item value format")
+	}
+	v, rest, err := conflict.DecodeVersion(b[1:])
+	if err == nil && b[0] == itemValueFormat {
+		_, rest, err = conflict.DecodeVersion(rest)
+	}
+	return rest, v, err
 }
 
 // readItem reads the item at key (nil if absent) and its version.
 func readItem(r pebble.Reader, key []byte) (conflict.Version, attr.Item, error) {
+	st, it, err := readItemStamp(r, key)
+	return st.Version, it, err
+}
+
+// readItemStamp reads the item at key (nil if absent) with its version and
+// the version it was written over.
+func readItemStamp(r pebble.Reader, key []byte) (conflict.Stamp, attr.Item, error) {
 	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return conflict.Version{}, nil, nil
+		return conflict.Stamp{}, nil, nil
 	}
 	if err != nil {
-		return conflict.Version{}, nil, err
+		return conflict.Stamp{}, nil, err
 	}
 	defer closer.Close()
-	return decodeItemValue(v)
+	return decodeItemStamp(v)
 }
 
 // primaryKey is an item's key, validated against its table.

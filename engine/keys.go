@@ -36,10 +36,13 @@ const (
 // meta "format" when a store is created.
 const storeFormat = 1
 
-// Value formats: the first byte of every item and index value.
+// Value formats: the first byte of every item and index value. Item value
+// format 2 adds the version the item was written over (see item.go); both
+// item formats are read.
 const (
-	itemValueFormat  byte = 1
-	indexValueFormat byte = 1
+	itemValueFormat   byte = 2
+	itemValueFormatV1 byte = 1
+	indexValueFormat  byte = 1
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }

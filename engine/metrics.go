@@ -13,6 +13,7 @@ type metrics struct {
 	conditionalFailures prometheus.Counter
 	groupSize           prometheus.Histogram
 	ttlDeletes          prometheus.Counter
+	tombstonesCollected prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
@@ -35,8 +36,12 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 			Name: "godwit_engine_ttl_deletes_total",
 			Help: "Items deleted by the TTL sweeper.",
 		}),
+		tombstonesCollected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "godwit_engine_tombstones_collected_total",
+			Help: "Tombstones of deleted items of replicated tables collected after TombstoneRetention+TombstoneGrace.",
+		}),
 	}
-	m.collectors = []prometheus.Collector{m.itemsWritten, m.conditionalFailures, m.groupSize, m.ttlDeletes,
+	m.collectors = []prometheus.Collector{m.itemsWritten, m.conditionalFailures, m.groupSize, m.ttlDeletes, m.tombstonesCollected,
 		&pebbleCollector{db: db}}
 	if reg != nil {
 		for _, c := range m.collectors {

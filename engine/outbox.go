@@ -56,6 +56,7 @@ func (db *DB) recordChange(b *pebble.Batch, d *partStats, m *tableMeta, w *itemW
 		OldImage:    w.old,
 		NewImage:    w.new,
 		Version:     w.version,
+		PrevVersion: w.prev,
 		Origin:      w.version.Region,
 		CreatedAt:   db.clock.PhysicalNow().UnixNano(),
 		TTL:         w.ttl,
@@ -284,7 +285,7 @@ func (db *DB) getOutbox(tableID uint32, part int, after, upto uint64, dst []Outb
 // parseOutboxEntry parses the header fields of an encoded Change, reusing
 // label and origin when they are equal.
 func parseOutboxEntry(b []byte, label, origin string) (OutboxEntry, error) {
-	if len(b) < 5 || b[0] != changeFormat {
+	if len(b) < 5 || (b[0] != changeFormat && b[0] != changeFormatV1) {
 		return OutboxEntry{}, errBadChange
 	}
 	e := OutboxEntry{Data: b}

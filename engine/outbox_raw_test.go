@@ -119,7 +119,13 @@ func TestParseOutboxEntry(t *testing.T) {
 			Version: conflict.Version{Wall: r.Int64(), Logical: r.Uint32(), Region: str()},
 			Origin:  str(), CreatedAt: r.Int64() - r.Int64(), TTL: r.IntN(2) == 0, AccessKeyID: str(),
 		}
+		if r.IntN(2) == 0 {
+			c.PrevVersion = conflict.Version{Wall: r.Int64(), Logical: r.Uint32(), Region: str()}
+		}
 		b := c.AppendBinary(nil)
+		if got, err := DecodeChange(b); err != nil || got.PrevVersion != c.PrevVersion || got.Version != c.Version || got.AccessKeyID != c.AccessKeyID {
+			t.Fatalf("round trip of %+v: %+v, %v", c, got, err)
+		}
 		e, err := parseOutboxEntry(b, "", "")
 		if err != nil {
 			t.Fatalf("parse %+v: %v", c, err)
@@ -128,11 +134,24 @@ func TestParseOutboxEntry(t *testing.T) {
 			t.Fatalf("parsed %+v from %+v", e, c)
 		}
 		// Everything the parse reads ends at CreatedAt; cutting into it fails.
-		end := len(b) - 1 - len(appendString(nil, c.AccessKeyID))
+		end := len(b) - 1 - len(appendString(nil, c.AccessKeyID)) - len(c.PrevVersion.AppendBinary(nil))
 		for n := 0; n < end; n++ {
 			if _, err := parseOutboxEntry(b[:n], "", ""); err == nil {
 				t.Fatalf("truncated to %d of %d bytes: no error", n, len(b))
 			}
+		}
+		for n := 0; n < len(b); n++ {
+			if _, err := DecodeChange(b[:n]); err == nil {
+				t.Fatalf("DecodeChange of %d of %d bytes: no error", n, len(b))
+			}
+		}
+		// Format 1 (no PrevVersion) is still read, by both.
+		v1 := append([]byte{changeFormatV1}, b[1:len(b)-len(c.PrevVersion.AppendBinary(nil))]...)
+		if got, err := DecodeChange(v1); err != nil || !got.PrevVersion.IsZero() || got.Version != c.Version || got.AccessKeyID != c.AccessKeyID {
+			t.Fatalf("format 1 of %+v: %+v, %v", c, got, err)
+		}
+		if e, err := parseOutboxEntry(v1, "", ""); err != nil || e.Seq != c.Seq || e.Origin != c.Origin {
+			t.Fatalf("format 1 parse of %+v: %+v, %v", c, e, err)
 		}
 		for range 20 {
 			bad := bytes.Clone(b)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/godwit-db/godwit/conflict"
@@ -15,7 +16,7 @@ import (
 // last-writer-wins apply of changes made in other regions, and the applied
 // positions recorded with them.
 //
-//	tombstone 0x14 | table id (4) | partition (2) | key(pk) | key(sk) -> format | conflict.Version | deleted-at (8, Unix ns)
+//	tombstone 0x14 | table id (4) | partition (2) | key(pk) | key(sk) -> format | conflict.Version | deleted-at (8, Unix ns) [| prev conflict.Version (format 2)]
 //	applied   0x15 | table id (4) | source region | 0x00 | partition (2) -> format (1) | stream seq (8) | change seq (8)
 //
 // A deleted item of a replicated table leaves a tombstone carrying the
@@ -24,8 +25,9 @@ import (
 // greater than the stored item's or tombstone's (conflict.Version's order
 // ends in the region id, so every region decides the same way).
 const (
-	tombstoneFormat byte = 1
-	appliedFormat   byte = 1
+	tombstoneFormat   byte = 2 // format 1 plus the version the delete replaced
+	tombstoneFormatV1 byte = 1
+	appliedFormat     byte = 1
 )
 
 // ReplicaPos is how far one partition of a peer region's stream has been
@@ -78,26 +80,53 @@ func appliedKey(tableID uint32, source string, part int) []byte {
 	return binary.BigEndian.AppendUint16(k, uint16(part))
 }
 
-func encodeTombstone(v conflict.Version, deletedAt int64) []byte {
+func encodeTombstone(v, prev conflict.Version, deletedAt int64) []byte {
 	b := append([]byte{tombstoneFormat}, v.AppendBinary(nil)...)
-	return binary.BigEndian.AppendUint64(b, uint64(deletedAt))
+	b = binary.BigEndian.AppendUint64(b, uint64(deletedAt))
+	return prev.AppendBinary(b)
 }
 
-// readTombstone returns the version of the item's tombstone, if any.
-func readTombstone(r pebble.Reader, key []byte) (conflict.Version, bool, error) {
+// tombstone is a decoded tombstone value.
+type tombstone struct {
+	stamp     conflict.Stamp
+	deletedAt int64 // Unix ns, by this region's clock
+}
+
+func decodeTombstone(b []byte) (tombstone, error) {
+	if len(b) == 0 || (b[0] != tombstoneFormat && b[0] != tombstoneFormatV1) {
+		return tombstone{}, fmt.Errorf("engine: unknown tombstone format")
+	}
+	var ts tombstone
+	v, rest, err := conflict.DecodeVersion(b[1:])
+	if err != nil {
+		return ts, err
+	}
+	if len(rest) < 8 {
+		return ts, fmt.Errorf("engine: malformed tombstone")
+	}
+	ts.stamp.Version = v
+	ts.deletedAt = int64(binary.BigEndian.Uint64(rest))
+	if b[0] == tombstoneFormat {
+		if ts.stamp.Prev, _, err = conflict.DecodeVersion(rest[8:]); err != nil {
+			return ts, err
+		}
+		ts.stamp.PrevKnown = true
+	}
+	return ts, nil
+}
+
+// readTombstone returns the item's tombstone, if any.
+func readTombstone(r pebble.Reader, key []byte) (tombstone, bool, error) {
 	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return conflict.Version{}, false, nil
+		return tombstone{}, false, nil
 	}
 	if err != nil {
-		return conflict.Version{}, false, err
+		return tombstone{}, false, err
 	}
 	defer closer.Close()
-	if len(v) == 0 || v[0] != tombstoneFormat {
-		return conflict.Version{}, false, fmt.Errorf("engine: unknown tombstone format")
-	}
-	ver, _, err := conflict.DecodeVersion(v[1:])
-	return ver, err == nil, err
+	ts, err := decodeTombstone(v)
+	return ts, err == nil, err
 }
 
 // storedVersion is the version an incoming write must beat: the item's, or
@@ -106,8 +135,8 @@ func (db *DB) storedVersion(b pebble.Reader, m *tableMeta, k *primaryKey, itemVe
 	if exists || !m.Replicated {
 		return itemVer, nil
 	}
-	v, _, err := readTombstone(b, tombstoneKey(m, k))
-	return v, err
+	ts, _, err := readTombstone(b, tombstoneKey(m, k))
+	return ts.stamp.Version, err
 }
 
 // writeTombstone records (or clears, for a live item) the tombstone of a
@@ -118,7 +147,7 @@ func (db *DB) writeTombstone(b *pebble.Batch, m *tableMeta, w *itemWrite) error 
 	}
 	key := tombstoneKey(m, &w.key)
 	if w.new == nil {
-		return b.Set(key, encodeTombstone(w.version, db.clock.PhysicalNow().UnixNano()), nil)
+		return b.Set(key, encodeTombstone(w.version, w.prev, db.clock.PhysicalNow().UnixNano()), nil)
 	}
 	return b.Delete(key, nil)
 }
@@ -152,6 +181,46 @@ func (db *DB) SetReplicated(table string, on bool) error {
 type RemoteResult struct {
 	Applied int // changes that won last-writer-wins and were written
 	Stale   int // changes older than (or equal to) the stored version: skipped
+	// Conflicts lists the changes last-writer-wins decided against a
+	// concurrent version (a subset of Applied and Stale), in order; nil
+	// when there was none.
+	Conflicts []Conflict
+	// ClockAhead counts changes whose version was further ahead of this
+	// region's clock than Config.MaxClockOffset: they were applied or
+	// skipped by their version as any other, but the clock did not follow
+	// them. MaxAhead is the largest such lead.
+	ClockAhead int
+	MaxAhead   time.Duration
+}
+
+// Conflict is a replicated change that last-writer-wins decided against a
+// concurrent version (see conflict.Classify): the change overwrote a
+// version stored here that it had not seen (Outcome conflict.RemoteWon), or
+// it was discarded for a stored version that had not seen it
+// (conflict.RemoteLost). Images are full items; an image is nil for a
+// deleted item (a tombstone, or a delete). They are the engine's own maps:
+// read them, do not modify them.
+type Conflict struct {
+	Outcome conflict.Outcome
+	Keys    attr.Item
+	// Stored is what the key held here before the change: an item, or a
+	// tombstone (StoredDeleted, StoredImage nil).
+	Stored        conflict.Version
+	StoredDeleted bool
+	StoredImage   attr.Item
+	// Incoming is the replicated change: its version, the version it was
+	// made over in its origin region, and its new image (nil for a delete).
+	Incoming      conflict.Version
+	IncomingPrev  conflict.Version
+	IncomingImage attr.Item
+}
+
+// Winner is the version that last-writer-wins kept.
+func (c *Conflict) Winner() conflict.Version {
+	if c.Incoming.After(c.Stored) {
+		return c.Incoming
+	}
+	return c.Stored
 }
 
 // ApplyRemote applies changes made in region source to one partition of a
@@ -209,14 +278,8 @@ func (db *DB) ApplyRemote(table string, part int, source string, from, to Replic
 			keys[i] = k
 		}
 		for i, c := range changes {
-			won, err := db.applyRemoteOne(b, d, m, keys[i], c)
-			if err != nil {
+			if err := db.applyRemoteOne(b, d, m, keys[i], c, &res); err != nil {
 				return err
-			}
-			if won {
-				res.Applied++
-			} else {
-				res.Stale++
 			}
 		}
 		return b.Set(key, encodeAppliedPos(to), nil)
@@ -224,35 +287,60 @@ func (db *DB) ApplyRemote(table string, part int, source string, from, to Replic
 	return res, err
 }
 
-func (db *DB) applyRemoteOne(b *pebble.Batch, d *partStats, m *tableMeta, k primaryKey, c *Change) (bool, error) {
+// applyRemoteOne applies c iff it wins last-writer-wins and adds what
+// happened to res.
+func (db *DB) applyRemoteOne(b *pebble.Batch, d *partStats, m *tableMeta, k primaryKey, c *Change, res *RemoteResult) error {
 	key := k.itemKey(m)
-	oldVer, old, err := readItem(b, key)
+	stored, old, err := readItemStamp(b, key)
 	if err != nil {
-		return false, err
+		return err
 	}
-	stored, err := db.storedVersion(b, m, &k, oldVer, old != nil)
-	if err != nil {
-		return false, err
+	deleted := false
+	if old == nil && m.Replicated {
+		ts, found, err := readTombstone(b, tombstoneKey(m, &k))
+		if err != nil {
+			return err
+		}
+		stored, deleted = ts.stamp, found
 	}
-	if !c.Version.After(stored) {
-		return false, nil
+	// NB: a format 1 change carries no PrevVersion; it reads as made over
+	// nothing (see Change.PrevVersion).
+	outcome := conflict.Classify(stored, conflict.Stamp{Version: c.Version, Prev: c.PrevVersion, PrevKnown: true})
+	if outcome.Conflict() {
+		res.Conflicts = append(res.Conflicts, Conflict{
+			Outcome: outcome, Keys: k.item(m),
+			Stored: stored.Version, StoredDeleted: deleted, StoredImage: old,
+			Incoming: c.Version, IncomingPrev: c.PrevVersion, IncomingImage: c.NewImage,
+		})
 	}
-	// NB: a version too far ahead of this region's clock is still applied
-	// (every region must decide alike), but the clock does not follow it:
-	// later local writes still beat it through NextAfter.
-	_ = db.clock.Update(c.Version)
+	// NB: a version too far ahead of this region's clock is applied or
+	// skipped like any other (every region must decide alike), but the
+	// clock does not follow it: later local writes still beat it through
+	// NextAfter, which does not follow it either.
+	if err := db.clock.Update(c.Version); err != nil {
+		var off *conflict.ErrClockOffset
+		if errors.As(err, &off) {
+			res.ClockAhead++
+			res.MaxAhead = max(res.MaxAhead, time.Duration(off.Remote-off.Local))
+		}
+	}
+	if !outcome.Applies() {
+		res.Stale++
+		return nil
+	}
+	res.Applied++
 	// The change's origin is its version's region, which recordChange keeps.
-	w := &itemWrite{key: k, old: old, new: c.NewImage, version: c.Version, changed: true}
+	w := &itemWrite{key: k, old: old, new: c.NewImage, version: c.Version, prev: c.PrevVersion, changed: true}
 	if old != nil {
 		w.oldSize = attr.ItemSize(old)
 	}
 	if w.new != nil {
 		if err := m.checkItem(w.new); err != nil {
-			return false, err
+			return err
 		}
 		w.newSize = attr.ItemSize(w.new)
-		if err := b.Set(key, encodeItemValue(w.version, w.new), nil); err != nil {
-			return false, err
+		if err := b.Set(key, encodeItemValuePrev(w.version, w.prev, w.new), nil); err != nil {
+			return err
 		}
 		if old == nil {
 			d.Items++
@@ -260,21 +348,21 @@ func (db *DB) applyRemoteOne(b *pebble.Batch, d *partStats, m *tableMeta, k prim
 		d.Bytes += int64(w.newSize - w.oldSize)
 	} else if old != nil {
 		if err := b.Delete(key, nil); err != nil {
-			return false, err
+			return err
 		}
 		d.Items--
 		d.Bytes -= int64(w.oldSize)
 	}
 	if err := db.writeIndexes(b, m, w); err != nil {
-		return false, err
+		return err
 	}
 	if err := db.writeTombstone(b, m, w); err != nil {
-		return false, err
+		return err
 	}
 	if old == nil && w.new == nil {
-		return true, nil // a newer delete of an item we never had: tombstone only
+		return nil // a newer delete of an item we never had: tombstone only
 	}
-	return true, db.recordChange(b, d, m, w)
+	return db.recordChange(b, d, m, w)
 }
 
 // AppliedPosition returns the position recorded by the last ApplyRemote of
@@ -304,6 +392,6 @@ func (db *DB) ItemVersion(table string, key attr.Item) (v conflict.Version, dele
 	if err != nil || item != nil {
 		return ver, false, item != nil, err
 	}
-	tv, found, err := readTombstone(db.pebble, tombstoneKey(m, &k))
-	return tv, found, found, err
+	ts, found, err := readTombstone(db.pebble, tombstoneKey(m, &k))
+	return ts.stamp.Version, found, found, err
 }

@@ -111,6 +111,9 @@ func ship(t *testing.T, from, to *region, changes map[int][]*Change) RemoteResul
 		}
 		total.Applied += res.Applied
 		total.Stale += res.Stale
+		total.Conflicts = append(total.Conflicts, res.Conflicts...)
+		total.ClockAhead += res.ClockAhead
+		total.MaxAhead = max(total.MaxAhead, res.MaxAhead)
 	}
 	return total
 }
@@ -277,7 +280,7 @@ func TestApplyRemotePositionGuard(t *testing.T) {
 		}
 		// The same batch again: refused, nothing written.
 		res, err := r2.db.ApplyRemote("glob", p, "r1", ReplicaPos{}, to, cs)
-		if !errors.Is(err, ErrPositionMismatch) || res != (RemoteResult{}) {
+		if !errors.Is(err, ErrPositionMismatch) || res.Applied+res.Stale != 0 || res.Conflicts != nil {
 			t.Fatalf("replayed batch: %+v, %v", res, err)
 		}
 		if got, _ := r2.db.AppliedPosition("glob", "r1", p); got != to {

@@ -387,17 +387,17 @@ func (db *DB) applySnapshotGroup(b *pebble.Batch, d *partStats, m *tableMeta, pa
 			return err
 		}
 	}
+	// NB: a snapshot copies state; what last-writer-wins decides here is
+	// not a replicated change meeting a concurrent one, so its conflicts
+	// are not reported.
+	var rr RemoteResult
 	for i, c := range changes {
-		won, err := db.applyRemoteOne(b, d, am, keys[i], c)
-		if err != nil {
+		if err := db.applyRemoteOne(b, d, am, keys[i], c, &rr); err != nil {
 			return err
 		}
-		if won {
-			res.Applied++
-		} else {
-			res.Stale++
-		}
 	}
+	res.Applied += rr.Applied
+	res.Stale += rr.Stale
 	for _, s := range swept {
 		w := &itemWrite{key: s.key, old: s.item, version: s.version, changed: true, oldSize: attr.ItemSize(s.item)}
 		if err := b.Delete(s.key.itemKey(m), nil); err != nil {
@@ -532,17 +532,16 @@ func (m *tableMeta) decodeSnapshotEntry(e SnapshotEntry) (primaryKey, *Change, e
 	if err != nil {
 		return primaryKey{}, nil, err
 	}
+	// NB: the copy keeps the version each entry was made over (its
+	// PrevVersion), so conflict detection works on copied data too.
 	if e.Tombstone {
-		if len(e.Value) == 0 || e.Value[0] != tombstoneFormat {
-			return primaryKey{}, nil, errors.New("engine: unknown tombstone format")
-		}
-		v, _, err := conflict.DecodeVersion(e.Value[1:])
+		ts, err := decodeTombstone(e.Value)
 		if err != nil {
 			return primaryKey{}, nil, err
 		}
-		return k, &Change{Keys: k.item(m), Version: v}, nil
+		return k, &Change{Keys: k.item(m), Version: ts.stamp.Version, PrevVersion: ts.stamp.Prev}, nil
 	}
-	v, item, err := decodeItemValue(e.Value)
+	st, item, err := decodeItemStamp(e.Value)
 	if err != nil {
 		return primaryKey{}, nil, err
 	}
@@ -556,7 +555,7 @@ func (m *tableMeta) decodeSnapshotEntry(e SnapshotEntry) (primaryKey, *Change, e
 	if !bytes.Equal(ik.enc, k.enc) {
 		return primaryKey{}, nil, errors.New("engine: the item's key attributes do not match its key")
 	}
-	return k, &Change{Keys: k.item(m), NewImage: item, Version: v}, nil
+	return k, &Change{Keys: k.item(m), NewImage: item, Version: st.Version, PrevVersion: st.Prev}, nil
 }
 
 // RaiseAppliedPosition stores pos as the applied position of (source,

@@ -15,11 +15,16 @@ const ttlMaxAge = 5 * 365 * 24 * time.Hour
 // ttlChunk bounds how many expired items one sweeper request deletes.
 const ttlChunk = 128
 
-// startBackground starts the DB's background loops (the TTL sweeper).
+// startBackground starts the DB's background loops (the TTL and tombstone
+// sweepers).
 func (db *DB) startBackground() {
 	if db.cfg.TTLSweepInterval > 0 {
 		db.bg.Add(1)
 		go db.ttlLoop(db.cfg.TTLSweepInterval)
+	}
+	if db.cfg.TombstoneSweepInterval > 0 {
+		db.bg.Add(1)
+		go db.tombstoneLoop(db.cfg.TombstoneSweepInterval)
 	}
 }
 

@@ -29,6 +29,9 @@ type itemWrite struct {
 	newSize  int
 	changed  bool
 	version  conflict.Version
+	// prev is the version the write replaced (item's or tombstone's; zero
+	// when none): the change record's PrevVersion.
+	prev conflict.Version
 	// condFailed is set when cond was false.
 	condFailed bool
 	// indexUnits counts index entries written per index name (for ConsumedCapacity INDEXES).
@@ -83,6 +86,7 @@ func (db *DB) apply(b *pebble.Batch, d *partStats, m *tableMeta, w *itemWrite) e
 	if err != nil {
 		return err
 	}
+	w.prev = prev
 	w.version = db.clock.NextAfter(prev)
 	if nw == nil {
 		if err := b.Delete(key, nil); err != nil {
@@ -91,7 +95,7 @@ func (db *DB) apply(b *pebble.Batch, d *partStats, m *tableMeta, w *itemWrite) e
 		d.Items--
 		d.Bytes -= int64(w.oldSize)
 	} else {
-		if err := b.Set(key, encodeItemValue(w.version, nw), nil); err != nil {
+		if err := b.Set(key, encodeItemValuePrev(w.version, w.prev, nw), nil); err != nil {
 			return err
 		}
 		if old == nil {

@@ -73,4 +73,25 @@
 // goes on from the new positions; DriverStatus, a warning and
 // godwit_replication_resyncs_total say so. docs/global-tables.md,
 // "Backfill and resync", has the details.
+//
+// Conflicts (conflictlog.go): the engine reports each change that
+// last-writer-wins decided against a concurrent version
+// (conflict.Classify); the driver counts them in
+// godwit_replication_conflicts_total{table,source,outcome} and hands a
+// ConflictRecord to the region's ConflictLog, which appends it to the
+// GW_CONFLICTS stream without blocking (dropping and counting on
+// overflow); ReadConflicts reads it back (godwit conflicts).
+//
+//	log, err := globaltables.NewConflictLog(globaltables.ConflictLogConfig{JetStream: localJS, Region: "us-east-1"})
+//	d, err := globaltables.NewDriver(globaltables.DriverConfig{..., Conflicts: log})
+//
+// Verification (digest.go, verify.go): a DigestServer answers digest
+// requests about the local engine on gw.ctl.<region>.digest; Verify asks
+// every region and reports the keys whose replicas differ (godwit verify).
+//
+//	srv, err := globaltables.NewDigestServer(globaltables.DigestServerConfig{Conn: nc, DB: db})
+//	rep, err := globaltables.Verify(ctx, globaltables.VerifyConfig{Table: "Orders", Regions: regions})
+//
+// docs/global-tables.md describes the behaviour (Conflicts, Verify,
+// Tombstones, Clock skew).
 package globaltables

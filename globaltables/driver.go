@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/godwit-db/godwit/conflict"
 	"github.com/godwit-db/godwit/engine"
 	"github.com/godwit-db/godwit/streams"
 	"github.com/hashicorp/go-hclog"
@@ -40,6 +41,13 @@ type DriverConfig struct {
 	Replicator Config
 	// Source tunes the JetStream reader of the peer's stream.
 	Source streams.JetStreamSourceConfig
+	// Conflicts, if set, receives a record of every conflict the driver's
+	// applies meet (see ConflictLog); they are counted either way.
+	Conflicts *ConflictLog
+	// ClockWarnInterval is the least time between two warnings about peer
+	// versions beyond the local max clock offset (each is counted in
+	// godwit_replication_clock_offset_exceeded_total). Default 1m.
+	ClockWarnInterval time.Duration
 	// Logger is named "globaltables.driver". Default a null logger.
 	Logger hclog.Logger
 	// Registerer receives the driver's metrics. Default none.
@@ -50,10 +58,11 @@ type DriverConfig struct {
 // (Peer, Table, PeerJetStream and DB empty).
 func DefaultDriverConfig() DriverConfig {
 	return DriverConfig{
-		TickInterval:  100 * time.Millisecond,
-		RetryInterval: time.Second,
-		Replicator:    DefaultConfig(),
-		Logger:        hclog.NewNullLogger(),
+		TickInterval:      100 * time.Millisecond,
+		RetryInterval:     time.Second,
+		ClockWarnInterval: time.Minute,
+		Replicator:        DefaultConfig(),
+		Logger:            hclog.NewNullLogger(),
 	}
 }
 
@@ -80,6 +89,9 @@ func (c DriverConfig) Validate() error {
 	if c.RetryInterval < 0 {
 		errs = append(errs, fmt.Errorf("globaltables: driver RetryInterval %v is negative", c.RetryInterval))
 	}
+	if c.ClockWarnInterval < 0 {
+		errs = append(errs, fmt.Errorf("globaltables: driver ClockWarnInterval %v is negative", c.ClockWarnInterval))
+	}
 	rc := c.Replicator
 	rc.Peer = c.Peer
 	if c.Peer != "" {
@@ -97,6 +109,9 @@ func (c DriverConfig) withDefaults() DriverConfig {
 	}
 	if c.RetryInterval == 0 {
 		c.RetryInterval = d.RetryInterval
+	}
+	if c.ClockWarnInterval == 0 {
+		c.ClockWarnInterval = d.ClockWarnInterval
 	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
@@ -137,6 +152,10 @@ type DriverStatus struct {
 	// Applied and Stale count changes handed to the engine that won
 	// last-writer-wins and that lost (or were already there).
 	Applied, Stale uint64
+	// RemoteWon and RemoteLost count the conflicts among them (see
+	// conflict.Classify); ClockAhead the changes stamped further ahead of
+	// the local clock than the max clock offset.
+	RemoteWon, RemoteLost, ClockAhead uint64
 	// Restores counts reloads of the durable positions after a failure.
 	Restores uint64
 	// Replicator is the core's state.
@@ -186,6 +205,11 @@ type driverRun struct {
 	// resyncedAt is when the last resync succeeded.
 	resyncedAt time.Time
 	pending    map[int]uint64
+	// clock offset warnings: when the last was logged, and what has been
+	// seen since.
+	clockWarnAt  time.Time
+	clockAheadN  int
+	clockMaxLead time.Duration
 }
 
 // Start finds the peer's stream of the table, checks that both tables have
@@ -481,14 +505,49 @@ func (r *driverRun) apply(b Batch) error {
 	r.d.m.applied.Add(float64(res.Applied))
 	r.d.m.stale.Add(float64(res.Stale))
 	r.d.m.skipped.Add(float64(len(b.Skipped)))
+	var won, lost uint64
+	for i := range res.Conflicts {
+		c := &res.Conflicts[i]
+		if c.Outcome == conflict.RemoteWon {
+			won++
+			r.d.m.remoteWon.Inc()
+		} else {
+			lost++
+			r.d.m.remoteLost.Inc()
+		}
+		if r.d.cfg.Conflicts != nil {
+			r.d.cfg.Conflicts.Append(NewConflictRecord(r.d.cfg.Table, r.d.cfg.DB.Region(), r.d.cfg.Peer, c, now))
+		}
+	}
+	if res.ClockAhead > 0 {
+		r.noteClockAhead(res.ClockAhead, res.MaxAhead, now)
+	}
 	r.d.update(func(s *DriverStatus) {
 		s.Applied += uint64(res.Applied)
 		s.Stale += uint64(res.Stale)
+		s.RemoteWon += won
+		s.RemoteLost += lost
+		s.ClockAhead += uint64(res.ClockAhead)
 	})
 	if err := r.core.Applied(b.Partition, b.Position.StreamSeq); err != nil {
 		return err
 	}
 	return nil
+}
+
+// noteClockAhead counts n changes stamped beyond the local max clock offset
+// (by up to lead) and warns at most once per ClockWarnInterval.
+func (r *driverRun) noteClockAhead(n int, lead time.Duration, now time.Time) {
+	r.d.m.clockAhead.Add(float64(n))
+	r.clockAheadN += n
+	r.clockMaxLead = max(r.clockMaxLead, lead)
+	if !r.clockWarnAt.IsZero() && now.Sub(r.clockWarnAt) < r.d.cfg.ClockWarnInterval {
+		return
+	}
+	r.d.log.Warn("the peer's versions are ahead of this region's clock by more than the max clock offset; "+
+		"applied by their version, the local clock does not follow them (check both regions' clocks)",
+		"changes", r.clockAheadN, "max-lead", r.clockMaxLead)
+	r.clockWarnAt, r.clockAheadN, r.clockMaxLead = now, 0, 0
 }
 
 // publish copies the core's status into the driver's.

@@ -14,7 +14,10 @@ type driverMetrics struct {
 	skipped prometheus.Counter
 	pending prometheus.Gauge
 	resync  prometheus.Gauge
-	resyncs prometheus.Counter
+
+	remoteWon, remoteLost prometheus.Counter
+	clockAhead            prometheus.Counter
+	resyncs               prometheus.Counter
 }
 
 func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMetrics {
@@ -40,6 +43,14 @@ func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMe
 		Namespace: "godwit", Subsystem: "replication", Name: "resyncs_total",
 		Help: "Resynchronisations of the table from a snapshot of the peer that succeeded (after its stream was trimmed past what this region needed).",
 	}, names))
+	conflicts := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "godwit", Subsystem: "replication", Name: "conflicts_total",
+		Help: "Replicated changes last-writer-wins decided against a concurrent version: remote-won (the change overwrote it) or remote-lost (the change was discarded).",
+	}, []string{"table", "source", "outcome"}))
+	clockAhead := registerVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "godwit", Subsystem: "replication", Name: "clock_offset_exceeded_total",
+		Help: "Replicated changes stamped further ahead of the local clock than the max clock offset (applied by their version; the local clock does not follow).",
+	}, []string{"source"}))
 	l := prometheus.Labels{"source": source, "table": table}
 	return &driverMetrics{
 		latency: latency.With(l),
@@ -48,7 +59,11 @@ func newDriverMetrics(reg prometheus.Registerer, source, table string) *driverMe
 		skipped: records.With(prometheus.Labels{"source": source, "table": table, "result": "skipped"}),
 		pending: pending.With(l),
 		resync:  resync.With(l),
-		resyncs: resyncs.With(l),
+
+		remoteWon:  conflicts.With(prometheus.Labels{"table": table, "source": source, "outcome": "remote-won"}),
+		remoteLost: conflicts.With(prometheus.Labels{"table": table, "source": source, "outcome": "remote-lost"}),
+		clockAhead: clockAhead.With(prometheus.Labels{"source": source}),
+		resyncs:    resyncs.With(l),
 	}
 }
 

@@ -48,6 +48,13 @@ func gtStartRegion(t *testing.T, name string) *gtRegion {
 
 func gtStartRegionN(t *testing.T, name string, partitions int) *gtRegion {
 	t.Helper()
+	return gtStartRegionOpts(t, name, partitions, nil)
+}
+
+// gtStartRegionOpts is gtStartRegionN with the engine's Config adjusted by
+// opts (when not nil).
+func gtStartRegionOpts(t *testing.T, name string, partitions int, opts func(*engine.Config)) *gtRegion {
+	t.Helper()
 	srv, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: embedded.NoListener, Domain: name, MaxStore: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
@@ -70,10 +77,14 @@ func gtStartRegionN(t *testing.T, name string, partitions int) *gtRegion {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := engine.Open(engine.Config{
+	ecfg := engine.Config{
 		Dir: t.TempDir(), Region: name, DefaultPartitions: partitions, NoSync: true,
 		TTLSweepInterval: -1, Listener: pub.Listener(),
-	})
+	}
+	if opts != nil {
+		opts(&ecfg)
+	}
+	db, err := engine.Open(ecfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,6 +88,8 @@ type ManagerConfig struct {
 	Peers map[string]Peer
 	// Timing: zero fields take DefaultTiming's.
 	Timing Timing
+	// Conflicts, if set, is passed to every driver (DriverConfig.Conflicts).
+	Conflicts *ConflictLog
 	// Logger is named "globaltables.manager". Default a null logger.
 	Logger hclog.Logger
 	// Registerer receives the drivers' metrics. Default none.
@@ -895,6 +897,7 @@ func (m *Manager) startDriver(ctx context.Context, k driverKey) (*Driver, error)
 		Peer: k.peer, Table: k.table, PeerJetStream: p.JetStream, DB: m.db,
 		TickInterval: t.DriverTick, RetryInterval: t.DriverRetry,
 		Source:     streams.JetStreamSourceConfig{IdleWait: t.SourceIdleWait},
+		Conflicts:  m.cfg.Conflicts,
 		Logger:     m.cfg.Logger,
 		Registerer: m.cfg.Registerer,
 	})

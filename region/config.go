@@ -60,6 +60,18 @@ type Config struct {
 	// Default the publisher's (1s).
 	PublisherPollInterval time.Duration
 
+	// TombstoneGrace is how long a deleted item's tombstone outlives
+	// StreamRetention before it is collected (engine.Config.TombstoneGrace).
+	// Default 24h.
+	TombstoneGrace time.Duration
+	// TombstoneSweepInterval is how often expired tombstones are
+	// collected; negative disables collection. Default 1h.
+	TombstoneSweepInterval time.Duration
+	// ConflictRetention and ConflictMaxBytes bound the region's conflict
+	// log (globaltables.ConflictLogConfig). Defaults 7 days and 256 MiB.
+	ConflictRetention time.Duration
+	ConflictMaxBytes  int64
+
 	// Peers are the other regions this one replicates with, by name.
 	Peers map[string]Peer
 	// Timing paces replica management and replication; zero fields take
@@ -156,6 +168,15 @@ func (c Config) Validate() error {
 	}
 	if c.MaxClockOffset < 0 {
 		bad("max-clock-offset", "%s is negative", c.MaxClockOffset)
+	}
+	if c.TombstoneGrace < 0 {
+		bad("tombstone-grace", "%s is negative", c.TombstoneGrace)
+	}
+	if c.ConflictRetention < 0 {
+		bad("conflict-retention", "%s is negative", c.ConflictRetention)
+	}
+	if c.ConflictMaxBytes < -1 {
+		bad("conflict-max-bytes", "%d: want a size in bytes, or -1 for no bound", c.ConflictMaxBytes)
 	}
 	if c.TTLSweepInterval < 0 {
 		bad("ttl-sweep-interval", "%s is negative (0 disables the sweeper)", c.TTLSweepInterval)

@@ -44,20 +44,22 @@ type Region struct {
 	log hclog.Logger
 	reg *prometheus.Registry
 
-	nats     *natsBackend
-	peers    *peerConns
-	pub      *streams.Publisher
-	db       *engine.DB
-	api      *streams.API
-	snap     *globaltables.SnapshotServer
-	manager  *globaltables.Manager
-	sinks    *sinks.Runtime
-	ln       net.Listener
-	hs       *http.Server
-	served   chan error // Serve's result, once
-	failed   chan error // Failed's channel
-	closeErr error
-	once     sync.Once
+	nats      *natsBackend
+	peers     *peerConns
+	pub       *streams.Publisher
+	db        *engine.DB
+	api       *streams.API
+	snap      *globaltables.SnapshotServer
+	digests   *globaltables.DigestServer
+	conflicts *globaltables.ConflictLog
+	manager   *globaltables.Manager
+	sinks     *sinks.Runtime
+	ln        net.Listener
+	hs        *http.Server
+	served    chan error // Serve's result, once
+	failed    chan error // Failed's channel
+	closeErr  error
+	once      sync.Once
 }
 
 // Start starts a region: NATS (embedded or external), the streams
@@ -127,9 +129,13 @@ func Start(ctx context.Context, cfg Config) (_ *Region, err error) {
 		NoSync:            cfg.NoSync,
 		Clock:             cfg.Clock,
 		MaxClockOffset:    cfg.MaxClockOffset,
-		Logger:            log,
-		Registerer:        r.reg,
-		Listener:          r.pub.Listener(),
+		// Tombstones outlive every record a peer's stream may still deliver.
+		TombstoneRetention:     cfg.streamRetention(),
+		TombstoneGrace:         cfg.TombstoneGrace,
+		TombstoneSweepInterval: cfg.TombstoneSweepInterval,
+		Logger:                 log,
+		Registerer:             r.reg,
+		Listener:               r.pub.Listener(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open engine in %s: %w", cfg.DataDir, err)
@@ -163,8 +169,22 @@ func Start(ctx context.Context, cfg Config) (_ *Region, err error) {
 		return nil, fmt.Errorf("snapshot server: %w", err)
 	}
 	undo = append(undo, r.snap.Close)
+	r.digests, err = globaltables.NewDigestServer(globaltables.DigestServerConfig{Conn: r.nats.api, DB: r.db, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("digest server: %w", err)
+	}
+	undo = append(undo, r.digests.Close)
+	r.conflicts, err = globaltables.NewConflictLog(globaltables.ConflictLogConfig{
+		JetStream: js, Region: cfg.Region, Retention: cfg.ConflictRetention, MaxBytes: cfg.ConflictMaxBytes,
+		Logger: log, Registerer: r.reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	undo = append(undo, r.closeConflicts)
 	r.manager, err = globaltables.NewManager(globaltables.ManagerConfig{
-		DB: r.db, Conn: r.nats.api, Peers: r.peers.peers, Timing: cfg.Timing, Logger: log, Registerer: r.reg,
+		DB: r.db, Conn: r.nats.api, Peers: r.peers.peers, Timing: cfg.Timing, Conflicts: r.conflicts,
+		Logger: log, Registerer: r.reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("global tables: %w", err)
@@ -255,7 +275,9 @@ func (r *Region) Close() error {
 			_ = r.hs.Close()
 		}
 		<-r.served
-		r.closeErr = errors.Join(r.sinks.Close(), r.manager.Close(), r.snap.Close(), r.peers.close())
+		// NB: the manager stops the drivers before the conflict log
+		// closes; the digest server stops before the engine closes.
+		r.closeErr = errors.Join(r.sinks.Close(), r.manager.Close(), r.closeConflicts(), r.digests.Close(), r.snap.Close(), r.peers.close())
 		r.api.Close()
 		r.closeErr = errors.Join(r.closeErr, r.stopPublisher(), r.closeEngine(), r.nats.close())
 	})
@@ -308,6 +330,17 @@ func (r *Region) stopPublisher() error {
 	if err := r.pub.Stop(ctx); err != nil {
 		r.log.Warn("streams publisher stopped before publishing everything; the rest follows the next start",
 			"error", err, "backlog", r.pub.Backlog())
+	}
+	return nil
+}
+
+// closeConflicts publishes the conflict records still queued (for up to
+// PublisherDrainTimeout) and stops the conflict log.
+func (r *Region) closeConflicts() error {
+	ctx, cancel := context.WithTimeout(context.Background(), PublisherDrainTimeout)
+	defer cancel()
+	if err := r.conflicts.Close(ctx); err != nil {
+		r.log.Warn("conflict records dropped at shutdown", "error", err)
 	}
 	return nil
 }

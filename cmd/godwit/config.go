@@ -72,6 +72,13 @@ type Config struct {
 	// default, 64 GiB.
 	NATSMaxStore int64 `yaml:"nats-max-store"`
 
+	// Tombstones of replicated tables' deleted items are kept the stream
+	// retention plus TombstoneGrace, then collected every
+	// TombstoneSweepInterval (see tombstones.go). 0 means the defaults, 24h
+	// and 1h; a negative interval disables collection.
+	TombstoneGrace         time.Duration `yaml:"tombstone-grace"`
+	TombstoneSweepInterval time.Duration `yaml:"tombstone-sweep-interval"`
+
 	// Peers are the other regions of this region's global tables, by
 	// region name. --peer NAME=NATS_URL (repeatable) adds or replaces one
 	// with just a URL; the YAML section also takes credentials, TLS and a
@@ -221,6 +228,9 @@ func (c Config) Validate() error {
 	}
 	if c.NATSMaxStore < 0 {
 		bad("nats-max-store", "%d is negative", c.NATSMaxStore)
+	}
+	if c.TombstoneGrace < 0 {
+		bad("tombstone-grace", "%s is negative", c.TombstoneGrace)
 	}
 	errs = append(errs, region.ValidatePeers(c.Region, c.regionConfig(nil).Peers))
 	errs = append(errs, validateConsumers(c.consumers())...)

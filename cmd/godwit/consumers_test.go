@@ -25,12 +25,12 @@ consumers:
     DestinationConfig: {OnFailure: {Destination: "nats:orders.dlq"}}
     FilterCriteria: {Filters: [{Pattern: '{"dynamodb":{"NewImage":{"status":{"S":["SHIPPED"]}}}}'}]}
     FunctionResponseTypes: [ReportBatchItemFailures]
-    Target: {Type: function}
+    Target: {Type: function, Command: ["./handler"]}
   - Name: audit
     Table: Orders
     StartingPosition: LATEST
     Enabled: false
-    Target: {Type: auditlog}
+    Target: {Type: auditlog, Dir: audit}
 `)
 	cfg, err := loadConfig([]string{"--config", path}, &bytes.Buffer{})
 	if err != nil {
@@ -112,7 +112,8 @@ consumers:
 		"consumers[0] (one): FilterCriteria: filter 1: filter: invalid pattern: a: must be an object or an array",
 		`consumers[1] (one): Name: "one" is used by another consumer`,
 		"consumers[1] (one): Table: is required",
-		"consumers[1] (one): Target.Type: is required",
+		"consumers[0] (one): Target: function: Command is required",
+		"consumers[1] (one): Target.Type is required",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)

@@ -3,6 +3,8 @@
 //
 //	godwit serve [flags]     serve the DynamoDB API (see serve.go)
 //	godwit tail TABLE        follow a table's stream (see tail.go)
+//	godwit conflicts TABLE   print a global table's conflict log (conflicts.go)
+//	godwit verify TABLE      compare a global table's replicas (verify.go)
 //	godwit consumers         list a server's stream consumers (see consumers.go)
 //	godwit audit verify DIR  check an audit-log sink (see audit.go)
 //	godwit version           print the version
@@ -60,6 +62,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runServe(ctx, args[1:], stderr)
 	case "tail":
 		return runTail(ctx, args[1:], stdout, stderr)
+	case "conflicts":
+		return runConflicts(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return runVerify(ctx, args[1:], stdout, stderr)
 	case "consumers":
 		return runConsumers(ctx, args[1:], stdout, stderr)
 	case "audit":
@@ -87,6 +93,8 @@ Commands:
 
 	serve     serve the DynamoDB API (godwit serve -h for its flags)
 	tail      print a table's stream, one JSON record per line (godwit tail -h)
+	conflicts print a global table's replication conflicts (godwit conflicts -h)
+	verify    compare a global table's replicas across regions (godwit verify -h)
 	consumers list a server's stream consumers: state, position, iterator age, last error
 	audit     verify an audit-log sink's directory (godwit audit verify DIR)
 	version   print the version

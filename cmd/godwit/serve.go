@@ -118,6 +118,9 @@ func (c Config) regionConfig(log hclog.Logger) region.Config {
 		// NB: without this the consumers: section was validated and then
 		// ignored: serve ran no consumer.
 		Consumers: consumerSpecs(c),
+
+		TombstoneGrace:         c.TombstoneGrace,
+		TombstoneSweepInterval: c.TombstoneSweepInterval,
 	}
 	if len(c.Peers) > 0 {
 		rc.Peers = make(map[string]region.Peer, len(c.Peers))
