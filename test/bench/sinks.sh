@@ -15,7 +15,7 @@
 # writes, and stops it. Each run uses a fresh server; REPS runs each,
 # medians. Run it under `flock /tmp/bench.lock`.
 # Settings (environment):
-#   BATCH_SIZES="1 100" RATE=1000 DURATION=20s WARMUP=5s REPS=3 ITEM_SIZE=100 CONNS=64
+#   BATCH_SIZES="1 100" CONCURRENCY=1 (handler processes) RATE=1000 DURATION=20s WARMUP=5s REPS=3 ITEM_SIZE=100 CONNS=64
 #   AUDIT_ITEMS=100000 AUDIT_BATCH=100 AUDIT_SECONDS=5
 #   SKIP="" (any of: latency audit raw)
 #   RESULTS=test/bench/.results/sinks-<time>
@@ -25,6 +25,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BENCH=$ROOT/test/bench
 
 BATCH_SIZES=${BATCH_SIZES:-1 100}
+CONCURRENCY=${CONCURRENCY:-1}
 RATE=${RATE:-1000}
 DURATION=${DURATION:-20s}
 WARMUP=${WARMUP:-5s}
@@ -37,7 +38,7 @@ AUDIT_SECONDS=${AUDIT_SECONDS:-5}
 SKIP=${SKIP:-}
 RESULTS=${RESULTS:-$BENCH/.results/sinks-$(date -u +%Y%m%dT%H%M%SZ)}
 
-COMMAND="BATCH_SIZES=\"$BATCH_SIZES\" RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP REPS=$REPS ITEM_SIZE=$ITEM_SIZE CONNS=$CONNS AUDIT_ITEMS=$AUDIT_ITEMS AUDIT_BATCH=$AUDIT_BATCH AUDIT_SECONDS=$AUDIT_SECONDS test/bench/sinks.sh"
+COMMAND="BATCH_SIZES=\"$BATCH_SIZES\" CONCURRENCY=$CONCURRENCY RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP REPS=$REPS ITEM_SIZE=$ITEM_SIZE CONNS=$CONNS AUDIT_ITEMS=$AUDIT_ITEMS AUDIT_BATCH=$AUDIT_BATCH AUDIT_SECONDS=$AUDIT_SECONDS test/bench/sinks.sh"
 
 log() { printf '[sinks-bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
@@ -124,7 +125,7 @@ for rep in $(seq "$REPS"); do
 		log "latency: BatchSize $bs, run $rep of $REPS"
 		d=$DATA/lat-$bs-$rep
 		bounded "latency BatchSize $bs run $rep" "$LAT_BOUND" "$LAT" "$BIN/sinklat" -mode latency -godwit "$BIN/godwit" \
-			-handler "$BIN/sinkhandler" -dir "$d" -batch-size "$bs" -rate "$RATE" -duration "$DURATION" -warmup "$WARMUP" \
+			-handler "$BIN/sinkhandler" -dir "$d" -batch-size "$bs" -concurrency "$CONCURRENCY" -rate "$RATE" -duration "$DURATION" -warmup "$WARMUP" \
 			-item-size "$ITEM_SIZE" -conns "$CONNS"
 		keep "$d" "lat-$bs-$rep"
 	done
@@ -162,7 +163,7 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "One \`godwit serve\` per run (fsync on, 8 partitions, embedded NATS), data on $(df -PT "$DATA" | awk 'NR==2 {print $1 " (" $2 ")"}'), clients and handler on the same machine."
 	if ! skipped latency; then
 		echo
-		echo "PutItem acknowledged → handler invoked (target \`function\`, Runtime API, one aws-lambda-go handler process; MaximumBatchingWindowInSeconds 0, ParallelizationFactor 1; $RATE puts/s open loop, $DURATION measured after $WARMUP warmup; handler time taken at entry, before decoding):"
+		echo "PutItem acknowledged → handler invoked (target \`function\`, Runtime API, $CONCURRENCY aws-lambda-go handler process(es) (Concurrency); MaximumBatchingWindowInSeconds 0, ParallelizationFactor 1; $RATE puts/s open loop, $DURATION measured after $WARMUP warmup; handler time taken at entry, before decoding):"
 		echo
 		echo "| BatchSize | run | puts/s | written | received | lost | early | invocations | mean batch | p50 ms | p99 ms | p99.9 ms | max ms | put p50 ms | put p99 ms |"
 		echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

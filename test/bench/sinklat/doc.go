@@ -12,7 +12,7 @@
 //     -batch-size, MaximumBatchingWindowInSeconds 0 (a batch takes the
 //     records already waiting, up to BatchSize, and never waits for more),
 //     ParallelizationFactor 1, target `function` running -handler (the
-//     aws-lambda-go handler test/bench/sinkhandler, Concurrency 1) through
+//     aws-lambda-go handler test/bench/sinkhandler, Concurrency -concurrency, default 1) through
 //     the Runtime API. A first probe item is written and awaited so that
 //     the handler process is up and the consumer is reading. Then an
 //     open-loop writer puts -rate items per second for -warmup + -duration

@@ -29,6 +29,7 @@ type config struct {
 	handler   string
 	dir       string
 	batchSize int
+	handlers  int
 	rate      float64
 	duration  time.Duration
 	warmup    time.Duration
@@ -63,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.handler, "handler", "", "latency: the handler binary (test/bench/sinkhandler)")
 	fs.StringVar(&c.dir, "dir", "", "directory for data, logs and the audit log (required; not a tmpfs)")
 	fs.IntVar(&c.batchSize, "batch-size", 1, "the consumer's BatchSize")
+	fs.IntVar(&c.handlers, "concurrency", 1, "latency: the function target's Concurrency (handler processes)")
 	fs.Float64Var(&c.rate, "rate", 1000, "latency: PutItems per second (open loop)")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "latency: measured writing time")
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "latency: writing before the measured window")
@@ -92,6 +94,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.batchSize < 1 || c.batchSize > 10000 {
 		errs = append(errs, fmt.Errorf("-batch-size %d: want 1..10000", c.batchSize))
+	}
+	if c.handlers < 1 || c.handlers > 100 {
+		errs = append(errs, fmt.Errorf("-concurrency %d: want 1..100", c.handlers))
 	}
 	if c.rate <= 0 || c.rate > 100000 {
 		errs = append(errs, fmt.Errorf("-rate %v: want 0 < rate ≤ 100000", c.rate))
@@ -151,6 +156,7 @@ const table = "sinklat"
 type latencyReport struct {
 	Mode       string  `json:"mode"`
 	BatchSize  int     `json:"batch_size"`
+	Handlers   int     `json:"concurrency"`
 	Rate       float64 `json:"rate"`
 	AchievedPS float64 `json:"achieved_puts_per_sec"`
 	DurationS  float64 `json:"duration_s"`
@@ -191,7 +197,8 @@ func runLatency(ctx context.Context, cfg config, stderr io.Writer) (any, error) 
       Command: [%s]
       Env: {SINKHANDLER_OUT: %s}
       Timeout: 30s
-`, table, cfg.batchSize, yamlString(handler), yamlString(recvPath))
+      Concurrency: %d
+`, table, cfg.batchSize, yamlString(handler), yamlString(recvPath), cfg.handlers)
 	confPath := filepath.Join(cfg.dir, "godwit.yaml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, err
@@ -236,7 +243,7 @@ func runLatency(ctx context.Context, cfg config, stderr io.Writer) (any, error) 
 		return nil, fmt.Errorf("the probe item never reached the handler (see %s): %w", g.Log, err)
 	}
 	log("pipeline up (probe handled %v after its put); writing %.0f/s for %v (+%v warmup), BatchSize %d",
-		time.Since(t0).Round(time.Millisecond), cfg.rate, cfg.duration, cfg.warmup, cfg.batchSize)
+		time.Since(t0).Round(time.Millisecond), cfg.rate, cfg.duration, cfg.warmup, cfg.batchSize, cfg.handlers)
 
 	before, _ := benchkit.Scrape(ctx, g.API)
 	w := benchkit.NewWriter(c, "DynamoDB_20120810.PutItem", clk, total, func(id int) []byte {
@@ -270,7 +277,7 @@ func runLatency(ctx context.Context, cfg config, stderr io.Writer) (any, error) 
 	put := benchkit.Summarize(benchkit.Durations(w.Due, w.Ack, skip, issued))
 	inv := benchkit.Gauge(after, "godwit_sink_invocations_total", `consumer="bench"`, `outcome="ok"`) -
 		benchkit.Gauge(before, "godwit_sink_invocations_total", `consumer="bench"`, `outcome="ok"`)
-	rep := latencyReport{Mode: "latency", BatchSize: cfg.batchSize, Rate: cfg.rate, DurationS: cfg.duration.Seconds(),
+	rep := latencyReport{Mode: "latency", BatchSize: cfg.batchSize, Handlers: cfg.handlers, Rate: cfg.rate, DurationS: cfg.duration.Seconds(),
 		AchievedPS: benchkit.AckRate(w.Due, w.Ack, skip, issued),
 		Written:    acked, Received: acked - missing, Lost: missing, Duplicates: recv.Dup(), Early: early, Measured: p.N,
 		P50: benchkit.Ms(p.P50), P99: benchkit.Ms(p.P99), P999: benchkit.Ms(p.P999), Max: benchkit.Ms(p.Max),
