@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/godwit-db/godwit/sinks"
+	"github.com/hashicorp/go-hclog"
 )
 
 func TestConsumersConfig(t *testing.T) {
@@ -183,4 +184,30 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// serve hands the consumers: section to the region: without it the section
+// was validated and then ignored, and no consumer ran.
+func TestRegionConfigCarriesConsumers(t *testing.T) {
+	path := writeFile(t, `
+consumers:
+  - Name: audit
+    Table: Orders
+    StartingPosition: LATEST
+    Target: {Type: auditlog, Dir: audit}
+`)
+	cfg, err := loadConfig([]string{"--config", path}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.regionConfig(hclog.NewNullLogger()).Consumers == nil {
+		t.Error("regionConfig dropped the consumers: section")
+	}
+	empty, err := loadConfig(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if empty.regionConfig(hclog.NewNullLogger()).Consumers != nil {
+		t.Error("regionConfig made consumers without a consumers: section")
+	}
 }

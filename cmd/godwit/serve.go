@@ -118,6 +118,9 @@ func (c Config) regionConfig(log hclog.Logger) region.Config {
 		NATSMaxStore:     c.NATSMaxStore,
 		Consumers:        consumerSpecs(c),
 		Logger:           log,
+		// NB: without this the consumers: section was validated and then
+		// ignored: serve ran no consumer.
+		Consumers: consumerSpecs(c),
 
 		TombstoneGrace:         c.TombstoneGrace,
 		TombstoneSweepInterval: c.TombstoneSweepInterval,
