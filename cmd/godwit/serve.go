@@ -116,11 +116,10 @@ func (c Config) regionConfig(log hclog.Logger) region.Config {
 		StreamRetention:  c.StreamRetention,
 		StreamMaxBytes:   c.StreamMaxBytes,
 		NATSMaxStore:     c.NATSMaxStore,
-		Consumers:        consumerSpecs(c),
-		Logger:           log,
 		// NB: without this the consumers: section was validated and then
-		// ignored: serve ran no consumer.
+		// ignored: serve ran no consumer (TestRegionConfigCarriesConsumers).
 		Consumers: consumerSpecs(c),
+		Logger:    log,
 
 		TombstoneGrace:         c.TombstoneGrace,
 		TombstoneSweepInterval: c.TombstoneSweepInterval,
