@@ -142,7 +142,10 @@ func (c *cluster) addReplica(ctx context.Context, table string, r int, timeout t
 			if err != nil {
 				return false, err
 			}
-			if d.ReplicaStatus(regionNames[r]) != "ACTIVE" {
+			// NB: a region lists the other regions' replicas; its own
+			// replica's state is its TableStatus.
+			if i == r && (d.Table.TableStatus != "ACTIVE" || d.ReplicaStatus(regionNames[0]) != "ACTIVE") ||
+				i != r && d.ReplicaStatus(regionNames[r]) != "ACTIVE" {
 				return false, nil
 			}
 		}
