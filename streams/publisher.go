@@ -211,6 +211,8 @@ type Publisher struct {
 	// and the new one must get the partition's untrimmed outbox from the
 	// start, in order.
 	incarnations map[string]time.Time
+	// signals wake the Streams API's waiting GetRecords calls (PublishSignal).
+	signals pubSignals
 
 	// Set by Start.
 	started atomic.Bool
