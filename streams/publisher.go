@@ -762,7 +762,7 @@ func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
 			return err
 		}
 	}
-	if err := w.acks.subscribe(w.p.nc, 2*w.p.cfg.MaxInFlight+64); err != nil {
+	if err := w.acks.subscribe(w.p.nc); err != nil {
 		return err
 	}
 	names := w.namesFor(label)

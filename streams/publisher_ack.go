@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,24 +24,23 @@ import (
 // published before it is dropped (it can only confirm what the resync reads
 // from JetStream anyway).
 //
-// The subscription is a channel subscription that the worker goroutine
-// reads itself: an ack wakes the worker straight from the connection's
-// read loop, with no delivery goroutine in between. The channel holds
-// twice MaxInFlight acks (more than can be outstanding); should it ever
-// overflow, nats.go drops the ack and the record times out, which the
-// worker handles as any failed publish (resync, republish, dedupe).
+// The subscription's handler only parses and queues; everything else is
+// the worker goroutine's.
 type pubAcks struct {
 	inbox string // "<unique inbox>.", "" before subscribe
 	sub   *nats.Subscription
-	ch    chan *nats.Msg // the subscription's messages
-	wake  chan struct{}  // 1-buffered: the connection was lost
+	wake  chan struct{}  // 1-buffered: acks were queued, or the connection was lost
 	lost  *atomic.Uint64 // Publisher.lost
 	// signal is fired by every successful ack: the record is readable.
 	signal *pubSignal
 
+	mu     sync.Mutex
+	queued []pubAck // guarded by mu
+
 	// The worker goroutine's.
 	epoch    uint64
 	epochStr string
+	spare    []pubAck
 	got      map[uint64]pubAck // this epoch's acks not yet waited for, by seq
 	timer    *time.Timer
 }
@@ -52,9 +52,8 @@ type pubAck struct {
 	err        error
 }
 
-// subscribe creates the reply subscription once; capacity bounds the acks
-// it can hold.
-func (a *pubAcks) subscribe(nc *nats.Conn, capacity int) error {
+// subscribe creates the reply subscription once.
+func (a *pubAcks) subscribe(nc *nats.Conn) error {
 	if a.sub != nil {
 		return nil
 	}
@@ -62,13 +61,12 @@ func (a *pubAcks) subscribe(nc *nats.Conn, capacity int) error {
 	a.inbox = inbox
 	a.got = map[uint64]pubAck{}
 	a.epochStr = strconv.FormatUint(a.epoch, 10) + "."
-	ch := make(chan *nats.Msg, capacity)
-	sub, err := nc.ChanSubscribe(inbox+">", ch)
+	sub, err := nc.Subscribe(inbox+">", a.handle)
 	if err != nil {
 		a.inbox = ""
 		return fmt.Errorf("subscribe to publish acks: %w", err)
 	}
-	a.sub, a.ch = sub, ch
+	a.sub = sub
 	return nil
 }
 
@@ -92,7 +90,7 @@ func (a *pubAcks) newEpoch() {
 	clear(a.got)
 }
 
-// handle takes one ack message: an ack of the current epoch goes into got.
+// handle runs on the subscription's goroutine.
 func (a *pubAcks) handle(m *nats.Msg) {
 	rest, ok := strings.CutPrefix(m.Subject, a.inbox)
 	if !ok {
@@ -109,11 +107,12 @@ func (a *pubAcks) handle(m *nats.Msg) {
 	}
 	r := pubAck{epoch: epoch, seq: seq}
 	r.duplicate, r.err = parsePubAck(m)
+	a.mu.Lock()
+	a.queued = append(a.queued, r)
+	a.mu.Unlock()
+	poke(a.wake)
 	if r.err == nil && a.signal != nil {
 		a.signal.fire()
-	}
-	if epoch == a.epoch {
-		a.got[seq] = r
 	}
 }
 
@@ -144,19 +143,21 @@ func parsePubAck(m *nats.Msg) (duplicate bool, err error) {
 	return bytes.Contains(m.Data, []byte(`"duplicate":true`)), nil
 }
 
-// collect takes every ack the subscription holds; it reports whether
-// there was any.
+// collect moves queued acks of the current epoch into got; it reports
+// whether any ack was queued.
 func (a *pubAcks) collect() bool {
-	took := false
-	for {
-		select {
-		case m := <-a.ch:
-			a.handle(m)
-			took = true
-		default:
-			return took
+	a.mu.Lock()
+	q := a.queued
+	a.queued = a.spare[:0]
+	a.mu.Unlock()
+	for _, r := range q {
+		if r.epoch == a.epoch {
+			a.got[r.seq] = r
 		}
 	}
+	clear(q)
+	a.spare = q[:0]
+	return len(q) > 0
 }
 
 // wait returns seq's ack (or the error JetStream answered), waiting until
@@ -188,8 +189,6 @@ func (a *pubAcks) wait(ctx context.Context, seq uint64, deadline time.Time, lost
 			a.timer.Reset(d)
 		}
 		select {
-		case m := <-a.ch:
-			a.handle(m)
 		case <-a.wake:
 		case <-a.timer.C:
 		case <-ctx.Done():
