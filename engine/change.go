@@ -131,9 +131,20 @@ func appendItem(b []byte, it attr.Item) []byte {
 	if it == nil {
 		return binary.AppendUvarint(b, 0)
 	}
-	enc := attr.AppendItem(nil, it)
-	b = binary.AppendUvarint(b, uint64(len(enc)))
-	return append(b, enc...)
+	// NB: encoded in place after a one-byte length, which is widened
+	// (moving the encoding) when the item takes 128 bytes or more: no
+	// temporary buffer per image.
+	start := len(b)
+	b = attr.AppendItem(append(b, 0), it)
+	n := len(b) - start - 1
+	var lenBuf [binary.MaxVarintLen64]byte
+	l := binary.PutUvarint(lenBuf[:], uint64(n))
+	if l > 1 {
+		b = append(b, lenBuf[:l-1]...)
+		copy(b[start+l:], b[start+1:start+1+n])
+	}
+	copy(b[start:], lenBuf[:l])
+	return b
 }
 
 type decoder struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/godwit-db/godwit/engine/attr"
@@ -70,8 +71,18 @@ func (db *DB) recordChange(b *pebble.Batch, d *partStats, m *tableMeta, w *itemW
 	default:
 		c.EventName = EventModify
 	}
-	return b.Set(outboxKey(m.ID, w.key.part, d.Seq), c.AppendBinary(make([]byte, 0, 256)), nil)
+	// NB: Set copies the key and value into the batch; the buffer is reused.
+	buf := changeBufs.Get().(*[]byte)
+	*buf = c.AppendBinary((*buf)[:0])
+	err := b.Set(outboxKey(m.ID, w.key.part, d.Seq), *buf, nil)
+	if cap(*buf) <= 64<<10 {
+		changeBufs.Put(buf)
+	}
+	return err
 }
+
+// changeBufs holds recordChange's encoding buffers.
+var changeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // ReadOutbox returns up to max changes of a partition's outbox with
 // sequence greater than after, in sequence order.

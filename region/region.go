@@ -152,7 +152,7 @@ func Start(ctx context.Context, cfg Config) (_ *Region, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	r.api, err = streams.NewAPI(r.db, js, streams.APIConfig{Logger: log, Registerer: r.reg})
+	r.api, err = streams.NewAPI(r.db, js, streams.APIConfig{Published: r.pub, Logger: log, Registerer: r.reg})
 	if err != nil {
 		return nil, fmt.Errorf("streams API: %w", err)
 	}

@@ -51,6 +51,16 @@ type APIConfig struct {
 	StateMaxAge time.Duration
 	// Timeout bounds the NATS requests of one API call. Default 5s.
 	Timeout time.Duration
+	// Published, when set (the Publisher of the same process), lets
+	// GetRecords wait for records instead of answering an empty page at
+	// once: see RecordsWait.
+	Published PublishSignal
+	// RecordsWait is how long GetRecords holds an open shard's empty page,
+	// waiting for Published to report a new record of the shard, which it
+	// then returns at once. A client polling the shard's end thus gets
+	// each record as soon as JetStream has it, and polls less. Only with
+	// Published; negative: never wait. Default 100ms.
+	RecordsWait time.Duration
 	// Logger is named "streams.api". Default a null logger.
 	Logger hclog.Logger
 	// Registerer receives the API's metrics. Default none.
@@ -65,6 +75,7 @@ func DefaultAPIConfig() APIConfig {
 		IteratorTTL: 15 * time.Minute,
 		StateMaxAge: 50 * time.Millisecond,
 		Timeout:     5 * time.Second,
+		RecordsWait: 100 * time.Millisecond,
 		Logger:      hclog.NewNullLogger(),
 	}
 }
@@ -100,6 +111,9 @@ func (c APIConfig) withDefaults() APIConfig {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = d.Timeout
+	}
+	if c.RecordsWait == 0 {
+		c.RecordsWait = d.RecordsWait
 	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
@@ -730,6 +744,30 @@ func (a *API) read(ctx context.Context, h *streamHandle, st streamState, subj st
 	return getMsgs(ctx, h.stream, subj, from, limit)
 }
 
+// awaitRecords waits up to RecordsWait for the publisher to report a
+// record of the partition after generation gen, and reads the subject
+// again after each report. It returns what the last read found (nothing
+// when the wait ran out or the caller went away: an empty page, as
+// without waiting).
+func (a *API) awaitRecords(ctx context.Context, h *streamHandle, st streamState, subj string, tableID uint32, part int, gen, from uint64, limit int) ([]storedMsg, uint64, error) {
+	t := time.NewTimer(a.cfg.RecordsWait)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.cfg.Published.Wait(tableID, part, gen):
+		case <-t.C:
+			return nil, 0, nil
+		case <-ctx.Done():
+			return nil, 0, nil
+		}
+		gen = a.cfg.Published.Generation(tableID, part)
+		msgs, pending, err := a.read(ctx, h, st, subj, from, limit, maxBytesPerCall)
+		if err != nil || len(msgs) > 0 {
+			return msgs, pending, err
+		}
+	}
+}
+
 // ---- GetShardIterator ------------------------------------------------------
 
 type getShardIteratorInput struct {
@@ -912,9 +950,20 @@ func (a *API) GetRecords(ctx context.Context, body []byte) (any, error) {
 	if in.Limit != nil {
 		limit = int(*in.Limit)
 	}
-	msgs, pending, err := a.read(ctx, h, st, ts.Subject(it.partition), it.pos, limit, maxBytesPerCall)
+	subj := ts.Subject(it.partition)
+	var gen uint64
+	wait := a.cfg.Published != nil && a.cfg.RecordsWait > 0 && !st.disabled
+	if wait {
+		gen = a.cfg.Published.Generation(ts.TableID, it.partition) // NB: before the read
+	}
+	msgs, pending, err := a.read(ctx, h, st, subj, it.pos, limit, maxBytesPerCall)
 	if err != nil {
 		return nil, err
+	}
+	if len(msgs) == 0 && wait {
+		if msgs, pending, err = a.awaitRecords(ctx, h, st, subj, ts.TableID, it.partition, gen, it.pos, limit); err != nil {
+			return nil, err
+		}
 	}
 
 	b := make([]byte, 0, 256+512*len(msgs))

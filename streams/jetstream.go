@@ -279,7 +279,7 @@ func (p *Publisher) startWorkers(ts *pubTable) {
 			partLabel: strconv.Itoa(part),
 			wake:      make(chan struct{}, 1),
 			quit:      make(chan struct{}),
-			acks:      pubAcks{wake: make(chan struct{}, 1), lost: &p.lost},
+			acks:      pubAcks{wake: make(chan struct{}, 1), lost: &p.lost, signal: p.signals.get(ts.info.ID, part)},
 		}
 		ts.workers = append(ts.workers, w)
 		p.workers[pubKey{ts.info.ID, part}] = w

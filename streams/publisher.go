@@ -211,6 +211,8 @@ type Publisher struct {
 	// and the new one must get the partition's untrimmed outbox from the
 	// start, in order.
 	incarnations map[string]time.Time
+	// signals wake the Streams API's waiting GetRecords calls (PublishSignal).
+	signals pubSignals
 
 	// Set by Start.
 	started atomic.Bool
@@ -449,20 +451,23 @@ type pubWorker struct {
 	done atomic.Uint64
 	head atomic.Uint64 // outbox head at the last look
 
-	synced    bool
-	last      map[string]uint64    // label -> last Godwit-Seq JetStream holds on this partition's subject
-	ensured   map[string]time.Time // label -> incarnation of its stream, known to exist
-	sent      uint64               // highest entry handed to NATS (or skipped)
-	inflight  []pubPending
-	prevLabel string
-	marks     []pubAckMark
-	trimmed   uint64
-	backoff   time.Duration
-	housekept time.Time            // wall time of the last housekeep
-	batch     []engine.OutboxEntry // reused by drain
-	names     map[string]*labelNames
-	msg       *nats.Msg // reused by publish (PublishMsg copies it out)
-	acks      pubAcks
+	synced   bool
+	last     map[string]uint64    // label -> last Godwit-Seq JetStream holds on this partition's subject
+	ensured  map[string]time.Time // label -> incarnation of its stream, known to exist
+	sent     uint64               // highest entry handed to NATS (or skipped)
+	inflight []pubPending
+	// inflightBuf is the largest array inflight has used: inflight restarts
+	// at its front whenever it empties, so draining does not regrow it.
+	inflightBuf []pubPending
+	prevLabel   string
+	marks       []pubAckMark
+	trimmed     uint64
+	backoff     time.Duration
+	housekept   time.Time            // wall time of the last housekeep
+	batch       []engine.OutboxEntry // reused by drain
+	names       map[string]*labelNames
+	msg         *nats.Msg // reused by publish (PublishMsg copies it out)
+	acks        pubAcks
 }
 
 // labelNames are a label's JetStream names on the worker's partition.
@@ -725,7 +730,7 @@ func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
 	if label == "" {
 		w.logger().Warn("outbox entry without a stream label; skipped", "seq", c.Seq)
 		w.sent = c.Seq
-		w.inflight = append(w.inflight, pubPending{seq: c.Seq})
+		w.addInflight(pubPending{seq: c.Seq})
 		return nil
 	}
 	last, err := w.lastFor(ctx, label)
@@ -737,7 +742,7 @@ func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
 		if len(w.inflight) == 0 {
 			w.acked(c.Seq)
 		} else {
-			w.inflight = append(w.inflight, pubPending{seq: c.Seq, label: label})
+			w.addInflight(pubPending{seq: c.Seq, label: label})
 		}
 		return nil
 	}
@@ -790,7 +795,7 @@ func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
 		return fmt.Errorf("publish seq %d: %w", c.Seq, err)
 	}
 	w.sent = c.Seq
-	w.inflight = append(w.inflight, pubPending{seq: c.Seq, label: label, created: c.CreatedAt,
+	w.addInflight(pubPending{seq: c.Seq, label: label, created: c.CreatedAt,
 		deadline: time.Now().Add(w.p.cfg.PublishTimeout), lost: lost})
 	return nil
 }
@@ -826,6 +831,14 @@ func (w *pubWorker) ensure(ctx context.Context, label string) error {
 	return nil
 }
 
+// addInflight appends e to the records in flight.
+func (w *pubWorker) addInflight(e pubPending) {
+	w.inflight = append(w.inflight, e)
+	if cap(w.inflight) > cap(w.inflightBuf) {
+		w.inflightBuf = w.inflight[:0:cap(w.inflight)]
+	}
+}
+
 // settleOne waits for the oldest record in flight.
 func (w *pubWorker) settleOne(ctx context.Context) error {
 	e := w.inflight[0]
@@ -844,7 +857,7 @@ func (w *pubWorker) settleOne(ctx context.Context) error {
 	}
 	w.inflight = w.inflight[1:]
 	if len(w.inflight) == 0 {
-		w.inflight = w.inflight[:0:0] // let the old backing array go
+		w.inflight = w.inflightBuf[:0]
 	}
 	if e.label != "" {
 		w.last[e.label] = e.seq

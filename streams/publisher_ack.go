@@ -31,6 +31,8 @@ type pubAcks struct {
 	sub   *nats.Subscription
 	wake  chan struct{}  // 1-buffered: acks were queued, or the connection was lost
 	lost  *atomic.Uint64 // Publisher.lost
+	// signal is fired by every successful ack: the record is readable.
+	signal *pubSignal
 
 	mu     sync.Mutex
 	queued []pubAck // guarded by mu
@@ -109,6 +111,9 @@ func (a *pubAcks) handle(m *nats.Msg) {
 	a.queued = append(a.queued, r)
 	a.mu.Unlock()
 	poke(a.wake)
+	if r.err == nil && a.signal != nil {
+		a.signal.fire()
+	}
 }
 
 // parsePubAck reads a JetStream publish answer: a PubAck, an API error, or

@@ -17,6 +17,7 @@
 #   POLL_WAIT=1ms          api reader: pause after an empty GetRecords
 #   TP_DURATION=10s TP_WARMUP=2s CONNS=64 REPS=3 KEYS=100000 ITEM_SIZE=100   (b)
 #   PROFILE=0              1: CPU profile of godwit (--pprof) during the last (a) run
+#                          and during the last (b) run of each table
 #   GODWIT_ARGS=           extra arguments for `godwit serve`
 #   RESULTS=test/bench/.results/streams-<time>
 set -euo pipefail
@@ -208,9 +209,20 @@ bounded 120 "$BIN/streamlat" -endpoint "$ENDPOINT" -create-only -table streamed 
 for rep in $(seq "$REPS"); do
 	for table in plain streamed; do
 		log "throughput: put into $table, run $rep of $REPS"
+		if [[ $PROFILE == 1 && $rep == "$REPS" ]]; then
+			psec=$(($(seconds "$TP_DURATION")))
+			(sleep "$(seconds "$TP_WARMUP")" && curl -sS -o "$RESULTS/cpu-tp-$table.pprof" \
+				"$ENDPOINT/debug/pprof/profile?seconds=$psec") &
+			PROF_PID=$!
+		fi
 		bounded "$TP_BOUND" "$BIN/loadgen" -endpoint "$ENDPOINT" -label "$table" -table "$table" -op put \
 			-conns "$CONNS" -item-size "$ITEM_SIZE" -keys "$KEYS" -duration "$TP_DURATION" -warmup "$TP_WARMUP" \
 			>>"$TP_JSONL" || NOTES+=("throughput run $rep on $table failed")
+		if [[ -n $PROF_PID ]]; then
+			wait "$PROF_PID" || NOTES+=("CPU profile failed")
+			PROF_PID=""
+			NOTES+=("CPU profile of godwit during the last throughput run on $table: $RESULTS/cpu-tp-$table.pprof")
+		fi
 	done
 done
 

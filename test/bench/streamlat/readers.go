@@ -105,6 +105,9 @@ func openAPIReader(ctx context.Context, cl *client, arn, nonce string, pollWait 
 	var buf bytes.Buffer
 	var shardIDs []string
 	req := map[string]any{"StreamArn": arn}
+	// NB: a stream just enabled has no shards until the publisher has
+	// created its JetStream stream (ENABLING): ask again for a while.
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var d struct {
 			StreamDescription struct {
@@ -117,6 +120,12 @@ func openAPIReader(ctx context.Context, cl *client, arn, nonce string, pollWait 
 		}
 		for _, s := range d.StreamDescription.Shards {
 			shardIDs = append(shardIDs, s.ShardId)
+		}
+		if len(shardIDs) == 0 && d.StreamDescription.LastEvaluatedShardId == nil && time.Now().Before(deadline) {
+			if pause(ctx, 10*time.Millisecond) != nil {
+				return nil, ctx.Err()
+			}
+			continue
 		}
 		if d.StreamDescription.LastEvaluatedShardId == nil {
 			break
