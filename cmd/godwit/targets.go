@@ -298,20 +298,10 @@ func newTarget(s targetSpec, d targetDeps) (sinks.Target, error) {
 	switch s.Type {
 	case targetFunction:
 		c := s.functionConfig(d)
-		if d.Registerer != nil {
-			restarts := prometheus.NewCounterVec(prometheus.CounterOpts{
-				Namespace: "godwit", Subsystem: "sink", Name: "handler_restarts_total",
-				Help: "Handler processes of a function target started again, by reason (exit, timeout, init-timeout, init-error).",
-			}, []string{"reason"})
-			if err := d.Registerer.Register(restarts); err != nil {
-				var are prometheus.AlreadyRegisteredError
-				if !errors.As(err, &are) {
-					return nil, fmt.Errorf("function target metrics: %w", err)
-				}
-				restarts = are.ExistingCollector.(*prometheus.CounterVec)
-			}
-			c.OnRestart = func(reason string) { restarts.WithLabelValues(reason).Inc() }
-		}
+		// NB: restarts are counted by the runtime per consumer
+		// (godwit_sink_handler_restarts_total{consumer}) through
+		// sinks.HandlerRestartReporter, which the function target implements;
+		// each restart's reason is in its log.
 		return function.New(c)
 	case targetHTTP:
 		return sinkshttp.New(s.httpConfig(d))

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -48,9 +49,19 @@ type Function struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup // supervisors
+
+	restartHook atomic.Pointer[func()] // the runtime's handler-restart counter
 }
 
-var _ sinks.Target = (*Function)(nil)
+var (
+	_ sinks.Target                 = (*Function)(nil)
+	_ sinks.HandlerRestartReporter = (*Function)(nil)
+)
+
+// SetHandlerRestartHook makes f call restarted after each restart of a
+// handler process (the runtime counts godwit_sink_handler_restarts_total
+// per consumer with it), besides Config.OnRestart.
+func (f *Function) SetHandlerRestartHook(restarted func()) { f.restartHook.Store(&restarted) }
 
 // New listens on one loopback port per handler process and starts the
 // processes (Config.Concurrency of them). It returns once they are

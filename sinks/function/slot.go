@@ -227,6 +227,9 @@ func (s *slot) supervise(p *process) {
 		if c.OnRestart != nil {
 			c.OnRestart(reason)
 		}
+		if h := s.f.restartHook.Load(); h != nil {
+			(*h)()
+		}
 		p = s.start()
 	}
 }
