@@ -56,7 +56,22 @@ type conn struct {
 
 	req Request
 	rw  ResponseWriter
+
+	// linger is set when the connection ends after a request: the client
+	// may still be sending (a body refused as too large, a bad request),
+	// so close shuts the write side and drains before closing (see close).
+	linger bool
 }
+
+// Lingering close, as net/http's closeWriteAndWait: after the last answer
+// the write side is shut (the client reads the answer, then EOF) and what
+// the client still sends is read and discarded for up to lingerTimeout or
+// lingerBytes, so that closing does not reset the connection under an
+// answer the client has not read yet.
+const (
+	lingerTimeout = 500 * time.Millisecond
+	lingerBytes   = 1 << 20
+)
 
 // errClosing ends a connection quietly: its client or the server is done.
 var errClosing = errors.New("h1: connection closing")
@@ -75,6 +90,7 @@ func (c *conn) serve() {
 		keep := c.serveOne()
 		c.pinned = false
 		if !keep {
+			c.linger = true
 			return
 		}
 		c.state.Store(stateIdle)
@@ -87,6 +103,12 @@ func (c *conn) serve() {
 // close releases everything the connection holds.
 func (c *conn) close() {
 	c.state.Store(stateClosed)
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && c.linger {
+		if cw.CloseWrite() == nil {
+			_ = c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+			_, _ = io.CopyN(io.Discard, c.nc, lingerBytes)
+		}
+	}
 	_ = c.nc.Close()
 	c.cancel()
 	if cap(c.rbuf) <= maxPooledBuf {
