@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/godwit-db/godwit/test/harness"
 	"net"
 	"strings"
 	"testing"
@@ -135,12 +136,7 @@ func waitRecords(t *testing.T, nc *nats.Conn, n uint64) {
 }
 
 func TestServeEmbeddedNATSListener(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	natsAddr := ln.Addr().String()
-	ln.Close()
+	natsAddr := harness.FreeAddr(t)
 	cfg := DefaultConfig()
 	cfg.Listen, cfg.DataDir, cfg.NATSListen = "127.0.0.1:0", t.TempDir(), natsAddr
 	url, logs := serveUntil(t, cfg)
