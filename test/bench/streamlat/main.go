@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/godwit-db/godwit/test/bench/benchkit"
 )
 
 func main() {
@@ -144,19 +146,19 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	wc, err := newClient(cfg.endpoint, cfg.conns, cfg.timeout)
+	wc, err := benchkit.NewClient(cfg.endpoint, cfg.conns, cfg.timeout)
 	if err != nil {
 		return err
 	}
-	defer wc.close()
-	if err := wc.waitReady(ctx, 60*time.Second); err != nil {
+	defer wc.Close()
+	if err := wc.WaitReady(ctx, 60*time.Second); err != nil {
 		return err
 	}
 	if cfg.createOnly {
-		_, err := wc.createTable(ctx, cfg.table, cfg.stream)
+		_, err := createTable(ctx, wc, cfg.table, cfg.stream)
 		return err
 	}
-	desc, err := wc.createTable(ctx, cfg.table, true)
+	desc, err := createTable(ctx, wc, cfg.table, true)
 	if err != nil {
 		return err
 	}
@@ -182,11 +184,11 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			r.close()
 		}
 	}()
-	rc, err := newClient(cfg.endpoint, 32, cfg.timeout)
+	rc, err := benchkit.NewClient(cfg.endpoint, 32, cfg.timeout)
 	if err != nil {
 		return err
 	}
-	defer rc.close()
+	defer rc.Close()
 	for _, name := range cfg.readers {
 		var r *reader
 		if name == "consumer" {
@@ -226,7 +228,7 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if done {
 			break
 		}
-		_ = pause(rctx, 10*time.Millisecond)
+		_ = benchkit.Pause(rctx, 10*time.Millisecond)
 	}
 	stopReaders()
 	rwg.Wait()
@@ -280,7 +282,7 @@ func payload(size int) string {
 // writer issues the run's PutItems open loop: item i is due at i/rate after
 // the start, whether or not earlier puts have been answered.
 type writer struct {
-	cl       *client
+	cl       *benchkit.Client
 	table    string
 	nonce    string
 	payload  string
@@ -307,7 +309,7 @@ func (w *writer) run(ctx context.Context, rate float64, total, conns int) (issue
 	for issued < total && ctx.Err() == nil {
 		dueAt := start + int64(float64(issued)*interval)
 		if d := time.Duration(dueAt - w.clk.now()); d > 50*time.Microsecond {
-			_ = pause(ctx, d)
+			_ = benchkit.Pause(ctx, d)
 		}
 		w.due.set(issued, dueAt)
 		ids <- issued
@@ -321,7 +323,7 @@ func (w *writer) run(ctx context.Context, rate float64, total, conns int) (issue
 func (w *writer) put(ctx context.Context, id int) {
 	var buf bytes.Buffer
 	body := putBody(w.table, itemKey(w.nonce, id), w.payload)
-	if err := w.cl.call(ctx, "DynamoDB_20120810.PutItem", body, nil, &buf); err != nil {
+	if err := w.cl.Call(ctx, "DynamoDB_20120810.PutItem", body, nil, &buf); err != nil {
 		if ctx.Err() == nil {
 			w.errs.Add(1)
 			s := err.Error()

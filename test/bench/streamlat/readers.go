@@ -10,6 +10,7 @@ import (
 
 	"github.com/godwit-db/godwit/engine/attr"
 	"github.com/godwit-db/godwit/streams"
+	"github.com/godwit-db/godwit/test/bench/benchkit"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -62,7 +63,7 @@ func openConsumerReader(ctx context.Context, natsURL, region, table, label, nonc
 			nc.Close()
 			return nil, fmt.Errorf("no JetStream stream for table %s label %q in region %s after 30s", table, label, region)
 		}
-		if err := pause(ctx, 50*time.Millisecond); err != nil {
+		if err := benchkit.Pause(ctx, 50*time.Millisecond); err != nil {
 			nc.Close()
 			return nil, err
 		}
@@ -101,7 +102,7 @@ func openConsumerReader(ctx context.Context, natsURL, region, table, label, nonc
 // through the DynamoDB Streams API, so that it sees every record written
 // after it returns. Each shard is then polled by its own goroutine: again
 // at once after records came back, after pollWait when none did.
-func openAPIReader(ctx context.Context, cl *client, arn, nonce string, pollWait time.Duration, clk clock, recv *timeline) (*reader, error) {
+func openAPIReader(ctx context.Context, cl *benchkit.Client, arn, nonce string, pollWait time.Duration, clk clock, recv *timeline) (*reader, error) {
 	var buf bytes.Buffer
 	var shardIDs []string
 	req := map[string]any{"StreamArn": arn}
@@ -115,14 +116,14 @@ func openAPIReader(ctx context.Context, cl *client, arn, nonce string, pollWait 
 				LastEvaluatedShardId *string
 			}
 		}
-		if err := cl.call(ctx, "DynamoDBStreams_20120810.DescribeStream", req, &d, &buf); err != nil {
+		if err := cl.Call(ctx, "DynamoDBStreams_20120810.DescribeStream", req, &d, &buf); err != nil {
 			return nil, fmt.Errorf("describe stream: %w", err)
 		}
 		for _, s := range d.StreamDescription.Shards {
 			shardIDs = append(shardIDs, s.ShardId)
 		}
 		if len(shardIDs) == 0 && d.StreamDescription.LastEvaluatedShardId == nil && time.Now().Before(deadline) {
-			if pause(ctx, 10*time.Millisecond) != nil {
+			if benchkit.Pause(ctx, 10*time.Millisecond) != nil {
 				return nil, ctx.Err()
 			}
 			continue
@@ -138,7 +139,7 @@ func openAPIReader(ctx context.Context, cl *client, arn, nonce string, pollWait 
 	iters := make([]string, len(shardIDs))
 	for i, id := range shardIDs {
 		var out struct{ ShardIterator string }
-		err := cl.call(ctx, "DynamoDBStreams_20120810.GetShardIterator",
+		err := cl.Call(ctx, "DynamoDBStreams_20120810.GetShardIterator",
 			map[string]string{"StreamArn": arn, "ShardId": id, "ShardIteratorType": "LATEST"}, &out, &buf)
 		if err != nil {
 			return nil, fmt.Errorf("shard iterator of %s: %w", id, err)
@@ -160,7 +161,7 @@ func openAPIReader(ctx context.Context, cl *client, arn, nonce string, pollWait 
 			}
 			// NB: a bare body, no reflection on the way out.
 			body := append(append([]byte(`{"ShardIterator":"`), it...), `","Limit":1000}`...)
-			err := cl.call(ctx, "DynamoDBStreams_20120810.GetRecords", body, &out, &buf)
+			err := cl.Call(ctx, "DynamoDBStreams_20120810.GetRecords", body, &out, &buf)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -173,7 +174,7 @@ func openAPIReader(ctx context.Context, cl *client, arn, nonce string, pollWait 
 			}
 			it = out.NextShardIterator
 			if len(out.Records) == 0 {
-				if pause(ctx, pollWait) != nil {
+				if benchkit.Pause(ctx, pollWait) != nil {
 					return nil
 				}
 			}
