@@ -1,20 +1,14 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,21 +34,11 @@ var credentialRegion = regexp.MustCompile(`Credential=[^/]+/[0-9]+/([a-z0-9-]+)/
 // only because each region lists the other regions, not itself (see
 // docs/global-tables.md, "Terraform").
 func TestTerraformReplicas(t *testing.T) {
-	bin, err := exec.LookPath("terraform")
-	if err != nil {
-		t.Skip("terraform not installed")
-	}
-	mirror := os.Getenv("GODWIT_TF_PLUGINS")
-	if mirror == "" {
-		mirror = "/opt/tf-plugins"
-	}
-	if m, _ := filepath.Glob(filepath.Join(mirror, "registry.terraform.io/hashicorp/aws/*")); len(m) == 0 {
-		t.Skipf("no hashicorp/aws provider under %s (set GODWIT_TF_PLUGINS)", mirror)
-	}
+	tf := newTerraform(t)
 	names := []string{"us-east-1", "us-west-2", "eu-west-1"}
 	natsAddr := map[string]string{}
 	for _, n := range names {
-		natsAddr[n] = freeLoopback(t)
+		natsAddr[n] = harness.FreeAddr(t)
 	}
 	regions := map[string]*region.Region{}
 	for _, n := range names {
@@ -90,42 +74,8 @@ func TestTerraformReplicas(t *testing.T) {
 	}))
 	t.Cleanup(router.Close)
 
-	dir := t.TempDir()
-	rc := filepath.Join(dir, "terraformrc")
-	writeFile(t, rc, `provider_installation {
-  filesystem_mirror {
-    path    = "`+mirror+`"
-    include = ["registry.terraform.io/*/*"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/*/*"]
-  }
-}
-`)
-	tmpl := template.Must(template.ParseFiles("testdata/terraform/replicas.tf.tmpl"))
 	render := func(both bool) {
-		var b bytes.Buffer
-		if err := tmpl.Execute(&b, map[string]any{"Endpoint": router.URL, "Both": both}); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(dir, "main.tf"), b.String())
-	}
-	env := append(clientEnv(t), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
-	tf := func(wantExit int, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(bin, append(args, "-no-color", "-input=false")...)
-		cmd.Dir, cmd.Env = dir, env
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("terraform %s: %v", args[0], err)
-		}
-		if code != wantExit {
-			t.Fatalf("terraform %s exited %d, want %d:\n%s", strings.Join(args, " "), code, wantExit, out)
-		}
-		return string(out)
+		tf.render("testdata/terraform/replicas.tf.tmpl", map[string]any{"Endpoint": router.URL, "Both": both})
 	}
 	ctx := context.Background()
 	replicasIn := func(n string) string {
@@ -141,8 +91,8 @@ func TestTerraformReplicas(t *testing.T) {
 	}
 
 	render(true)
-	tf(0, "init")
-	tf(0, "apply", "-auto-approve")
+	tf.run(0, "init")
+	tf.run(0, "apply", "-auto-approve")
 	others := func(n string, all ...string) string {
 		var o []string
 		for _, r := range all {
@@ -157,10 +107,10 @@ func TestTerraformReplicas(t *testing.T) {
 			t.Errorf("%s after create: %s, want %s", n, got, want)
 		}
 	}
-	tf(0, "plan", "-detailed-exitcode")
+	tf.run(0, "plan", "-detailed-exitcode")
 
 	render(false)
-	tf(0, "apply", "-auto-approve")
+	tf.run(0, "apply", "-auto-approve")
 	if got := replicasIn("eu-west-1"); !strings.Contains(got, "ResourceNotFoundException") {
 		t.Errorf("eu-west-1 after its replica was removed: %s", got)
 	}
@@ -169,22 +119,12 @@ func TestTerraformReplicas(t *testing.T) {
 			t.Errorf("%s after removing eu-west-1: %s, want %s", n, got, want)
 		}
 	}
-	tf(0, "plan", "-detailed-exitcode")
+	tf.run(0, "plan", "-detailed-exitcode")
 
-	tf(0, "destroy", "-auto-approve")
+	tf.run(0, "destroy", "-auto-approve")
 	for _, n := range names {
 		if got := replicasIn(n); !strings.Contains(got, "ResourceNotFoundException") {
 			t.Errorf("%s after destroy: %s", n, got)
 		}
 	}
-}
-
-func freeLoopback(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"text/template"
+	texttemplate "text/template"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -27,62 +27,17 @@ import (
 // GODWIT_TF_PLUGINS names the mirror, default /opt/tf-plugins. The test
 // skips, saying why, when either is missing.
 func TestTerraform(t *testing.T) {
-	bin, err := exec.LookPath("terraform")
-	if err != nil {
-		t.Skip("terraform not installed")
-	}
-	mirror := os.Getenv("GODWIT_TF_PLUGINS")
-	if mirror == "" {
-		mirror = "/opt/tf-plugins"
-	}
-	if m, _ := filepath.Glob(filepath.Join(mirror, "registry.terraform.io/hashicorp/aws/*")); len(m) == 0 {
-		t.Skipf("no hashicorp/aws provider under %s (set GODWIT_TF_PLUGINS)", mirror)
-	}
-
+	tf := newTerraform(t)
 	srv := harness.Start(t)
-	dir := t.TempDir()
-	rc := filepath.Join(dir, "terraformrc")
-	writeFile(t, rc, `provider_installation {
-  filesystem_mirror {
-    path    = "`+mirror+`"
-    include = ["registry.terraform.io/*/*"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/*/*"]
-  }
-}
-`)
-	tmpl := template.Must(template.ParseFiles("testdata/terraform/main.tf.tmpl"))
 	render := func(second bool) {
-		var b bytes.Buffer
-		if err := tmpl.Execute(&b, map[string]any{"Endpoint": srv.URL, "Second": second}); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(dir, "main.tf"), b.String())
-	}
-	env := append(clientEnv(t), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
-	tf := func(wantExit int, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(bin, append(args, "-no-color", "-input=false")...)
-		cmd.Dir, cmd.Env = dir, env
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("terraform %s: %v", args[0], err)
-		}
-		if code != wantExit {
-			t.Fatalf("terraform %s exited %d, want %d:\n%s", strings.Join(args, " "), code, wantExit, out)
-		}
-		return string(out)
+		tf.render("testdata/terraform/main.tf.tmpl", map[string]any{"Endpoint": srv.URL, "Second": second})
 	}
 	ctx := context.Background()
 	ddb := srv.Client()
 
 	render(false)
-	tf(0, "init")
-	tf(0, "apply", "-auto-approve")
+	tf.run(0, "init")
+	tf.run(0, "apply", "-auto-approve")
 	out, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("Orders")})
 	if err != nil {
 		t.Fatal(err)
@@ -101,10 +56,10 @@ func TestTerraform(t *testing.T) {
 	// -detailed-exitcode: 0 means no changes, 2 means a diff. A diff right
 	// after apply would mean Terraform reads back something other than it
 	// wrote: the classic emulator bug that makes every plan dirty.
-	tf(0, "plan", "-detailed-exitcode")
+	tf.run(0, "plan", "-detailed-exitcode")
 
 	render(true)
-	tf(0, "apply", "-auto-approve")
+	tf.run(0, "apply", "-auto-approve")
 	out, err = ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("Orders")})
 	if err != nil {
 		t.Fatal(err)
@@ -116,12 +71,86 @@ func TestTerraform(t *testing.T) {
 	if err != nil || len(tags.Tags) != 2 {
 		t.Fatalf("tags after update: %+v, %v", tags, err)
 	}
-	tf(0, "plan", "-detailed-exitcode")
+	tf.run(0, "plan", "-detailed-exitcode")
 
-	tf(0, "destroy", "-auto-approve")
+	tf.run(0, "destroy", "-auto-approve")
 	if _, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("Orders")}); err == nil {
 		t.Fatal("table still exists after terraform destroy")
 	}
+}
+
+// terraform runs the terraform binary in a directory of its own, with the
+// hashicorp/aws provider from a filesystem mirror (no registry access on
+// the build machines): GODWIT_TF_PLUGINS names the mirror, default
+// /opt/tf-plugins. newTerraform skips the test, saying why, when either is
+// missing.
+type terraform struct {
+	t   *testing.T
+	bin string
+	dir string
+	env []string
+}
+
+func newTerraform(t *testing.T) *terraform {
+	t.Helper()
+	bin, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Skip("terraform not installed")
+	}
+	mirror := os.Getenv("GODWIT_TF_PLUGINS")
+	if mirror == "" {
+		mirror = "/opt/tf-plugins"
+	}
+	if m, _ := filepath.Glob(filepath.Join(mirror, "registry.terraform.io/hashicorp/aws/*")); len(m) == 0 {
+		t.Skipf("no hashicorp/aws provider under %s (set GODWIT_TF_PLUGINS)", mirror)
+	}
+	dir := t.TempDir()
+	rc := filepath.Join(dir, "terraformrc")
+	writeFile(t, rc, `provider_installation {
+  filesystem_mirror {
+    path    = "`+mirror+`"
+    include = ["registry.terraform.io/*/*"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/*/*"]
+  }
+}
+`)
+	env := append(clientEnv(t), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
+	return &terraform{t: t, bin: bin, dir: dir, env: env}
+}
+
+// render writes main.tf from the template file with data.
+func (tf *terraform) render(template string, data any) {
+	tf.t.Helper()
+	tmpl, err := texttemplate.ParseFiles(template)
+	if err != nil {
+		tf.t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, data); err != nil {
+		tf.t.Fatal(err)
+	}
+	writeFile(tf.t, filepath.Join(tf.dir, "main.tf"), b.String())
+}
+
+// run runs terraform with args (non-interactive, no colour) and fails the
+// test unless it exits with wantExit.
+func (tf *terraform) run(wantExit int, args ...string) string {
+	tf.t.Helper()
+	cmd := exec.Command(tf.bin, append(args, "-no-color", "-input=false")...)
+	cmd.Dir, cmd.Env = tf.dir, tf.env
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		tf.t.Fatalf("terraform %s: %v", args[0], err)
+	}
+	if code != wantExit {
+		tf.t.Fatalf("terraform %s exited %d, want %d:\n%s", strings.Join(args, " "), code, wantExit, out)
+	}
+	return string(out)
 }
 
 func writeFile(t *testing.T, path, s string) {
