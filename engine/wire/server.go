@@ -212,6 +212,11 @@ type apiRequest struct {
 	stdW  http.ResponseWriter
 	lean  *h1.Request
 	leanW *h1.ResponseWriter
+
+	// What answer counts the request against (set by dispatch).
+	metrics *metrics
+	om      *opMetrics
+	start   time.Time
 }
 
 // body reads the request body as sent, at most max bytes.
@@ -229,8 +234,17 @@ func (r *apiRequest) body(max int64) ([]byte, error) {
 	return b, nil
 }
 
-// answer sends one complete response (see writeBody).
-func (r *apiRequest) answer(status int, contentType []string, id *[requestIDLen]byte, body []byte) {
+// answer counts the request as answered with code ("" for success) and
+// sends its one complete response (see writeBody). NB: counting first
+// means a client that has its answer also finds it in the metrics.
+func (r *apiRequest) answer(code string, status int, contentType []string, id *[requestIDLen]byte, body []byte) {
+	if code == "" {
+		r.om.ok.Inc()
+	} else {
+		r.metrics.countError(r.om, code)
+	}
+	r.om.duration.Observe(time.Since(r.start).Seconds())
+	r.metrics.inFlight.Dec()
 	if r.std != nil {
 		writeBody(r.stdW, status, contentType, id, body)
 		return
@@ -251,35 +265,32 @@ func (s *Server) dispatch(parent context.Context, req *apiRequest) {
 		om = rt.m
 	}
 
-	if code := s.handle(ctx, req, rt); code == "" {
-		om.ok.Inc()
-	} else {
-		s.metrics.countError(om, code)
-	}
-	om.duration.Observe(time.Since(start).Seconds())
-	s.metrics.inFlight.Dec()
+	req.metrics, req.om, req.start = s.metrics, om, start
+	s.handle(ctx, req, rt) // NB: every path answers once, which counts it
 }
 
-// handle answers one API request and returns "" on success or the code of
-// the exception sent.
-func (s *Server) handle(ctx *reqCtx, req *apiRequest, rt *route) string {
+// handle answers one API request (exactly once, which counts it).
+func (s *Server) handle(ctx *reqCtx, req *apiRequest, rt *route) {
 	ct, ctOK := responseContentType(req.contentType, req.hasContentType)
 	payload, err := req.body(s.cfg.MaxBodyBytes)
 	if err != nil {
-		return s.writeError(ctx, req, ct, rt, err)
+		s.writeError(ctx, req, ct, rt, err)
+		return
 	}
 	if len(payload) > 0 && !ctOK {
 		// NB: AWS (as recorded by dynalite) answers a body of another content
 		// type as an unknown resource, with this exact non-JSON body.
-		req.answer(http.StatusNotFound, ct, &ctx.id, unknownOperationXML)
-		return "UnknownOperationException"
+		req.answer("UnknownOperationException", http.StatusNotFound, ct, &ctx.id, unknownOperationXML)
+		return
 	}
 	body, err := s.decompress(req.contentEncoding, payload)
 	if err != nil {
-		return s.writeError(ctx, req, ct, rt, err)
+		s.writeError(ctx, req, ct, rt, err)
+		return
 	}
 	if err := s.admit(ctx, req, rt, body, payload); err != nil {
-		return s.writeError(ctx, req, ct, rt, err)
+		s.writeError(ctx, req, ct, rt, err)
+		return
 	}
 	if len(body) == 0 {
 		body = []byte("{}")
@@ -289,10 +300,10 @@ func (s *Server) handle(ctx *reqCtx, req *apiRequest, rt *route) string {
 	defer putBuf(buf)
 	resp, err := s.call(ctx, rt, body, buf)
 	if err != nil {
-		return s.writeError(ctx, req, ct, rt, err)
+		s.writeError(ctx, req, ct, rt, err)
+		return
 	}
-	req.answer(http.StatusOK, ct, &ctx.id, resp)
-	return ""
+	req.answer("", http.StatusOK, ct, &ctx.id, resp)
 }
 
 var unknownOperationXML = []byte("<UnknownOperationException/>\n")
@@ -492,14 +503,14 @@ func (s *Server) call(ctx *reqCtx, rt *route, body []byte, buf *bytes.Buffer) (r
 	return resp, nil
 }
 
-// writeError sends err as DynamoDB's error envelope and returns its code. An
+// writeError sends err as DynamoDB's error envelope (counted by its code). An
 // error that is not an *apierr.Error is logged and sent as
 // InternalServerError, without its text.
 //
 // NB: no X-Amzn-ErrorType header. AWS does not send one for DynamoDB, the
 // body's __type is enough for every SDK, and aws-sdk-go-v2 (smithy-go
 // awsjson) would let the header override the body's code.
-func (s *Server) writeError(ctx *reqCtx, req *apiRequest, ct []string, rt *route, err error) string {
+func (s *Server) writeError(ctx *reqCtx, req *apiRequest, ct []string, rt *route, err error) {
 	e := apierr.As(err)
 	if e == nil || e.Code == "" {
 		s.logInternal(ctx, rt, err)
@@ -515,8 +526,7 @@ func (s *Server) writeError(ctx *reqCtx, req *apiRequest, ct []string, rt *route
 	if status == 0 {
 		status = http.StatusBadRequest
 	}
-	req.answer(status, ct, &ctx.id, body)
-	return e.Code
+	req.answer(e.Code, status, ct, &ctx.id, body)
 }
 
 func (s *Server) logInternal(ctx *reqCtx, rt *route, err error) {

@@ -70,7 +70,7 @@ type conn struct {
 // answer the client has not read yet.
 const (
 	lingerTimeout = 500 * time.Millisecond
-	lingerBytes   = 1 << 20
+	lingerBytes   = 4 << 20
 )
 
 // errClosing ends a connection quietly: its client or the server is done.
