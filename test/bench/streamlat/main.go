@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -173,8 +174,8 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	nonce := "L" + hex.EncodeToString(nb[:])
 	total := int(cfg.rate * (cfg.warmup + cfg.duration).Seconds())
 	skip := int(cfg.rate * cfg.warmup.Seconds())
-	clk := clock{start: time.Now()}
-	due, ack := newTimeline(total), newTimeline(total)
+	clk := benchkit.NewClock()
+	due, ack := benchkit.NewTimeline(total), benchkit.NewTimeline(total)
 
 	rctx, stopReaders := context.WithCancel(ctx)
 	defer stopReaders()
@@ -192,9 +193,9 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, name := range cfg.readers {
 		var r *reader
 		if name == "consumer" {
-			r, err = openConsumerReader(ctx, cfg.natsURL, cfg.region, cfg.table, label, nonce, clk, newTimeline(total))
+			r, err = openConsumerReader(ctx, cfg.natsURL, cfg.region, cfg.table, label, nonce, clk, benchkit.NewTimeline(total))
 		} else {
-			r, err = openAPIReader(ctx, rc, arn, nonce, cfg.pollWait, clk, newTimeline(total))
+			r, err = openAPIReader(ctx, rc, arn, nonce, cfg.pollWait, clk, benchkit.NewTimeline(total))
 		}
 		if err != nil {
 			return fmt.Errorf("%s reader: %w", name, err)
@@ -218,12 +219,12 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	// Wait until every reader has every acknowledged record, or the drain
 	// bound passes.
-	acked := int(ack.n.Load())
+	acked := ack.N()
 	deadline := time.Now().Add(cfg.drain)
 	for rctx.Err() == nil && time.Now().Before(deadline) {
 		done := true
 		for _, r := range readers {
-			done = done && int(r.recv.n.Load()) >= acked && summarize(ack, r.recv, issued, skip).Lost == 0
+			done = done && r.recv.N() >= acked && summarize(ack, r.recv, issued, skip).Lost == 0
 		}
 		if done {
 			break
@@ -239,17 +240,18 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return ctx.Err()
 	}
 
-	putLat := durations(due, ack, skip, issued)
+	putLat := benchkit.Durations(due, ack, skip, issued)
+	slices.Sort(putLat)
 	var failures []error
 	for _, r := range readers {
 		s := summarize(ack, r.recv, issued, skip)
 		rep := report{
 			Reader: r.name, Rate: cfg.rate, DurationS: cfg.duration.Seconds(),
-			AchievedPS: ackRate(due, ack, skip, issued),
+			AchievedPS: benchkit.AckRate(due, ack, skip, issued),
 			Written:    s.Acked, Received: s.Received, Lost: s.Lost, Duplicates: s.Duplicates,
 			Unacked: s.Unacked, Foreign: s.Foreign, Early: s.Early, Measured: s.Measured,
 			P50: ms(s.P50), P99: ms(s.P99), P999: ms(s.P999), Max: ms(s.Max), Mean: ms(s.Mean),
-			PutErrors: w.errs.Load(), PutP50: ms(quantile(putLat, 0.5)), PutP99: ms(quantile(putLat, 0.99)),
+			PutErrors: w.errs.Load(), PutP50: ms(benchkit.Quantile(putLat, 0.5)), PutP99: ms(benchkit.Quantile(putLat, 0.99)),
 			OK: s.failure() == nil,
 		}
 		if r.name == "api" {
@@ -286,8 +288,8 @@ type writer struct {
 	table    string
 	nonce    string
 	payload  string
-	clk      clock
-	due, ack *timeline
+	clk      benchkit.Clock
+	due, ack *benchkit.Timeline
 	errs     atomic.Int64
 	firstErr atomic.Pointer[string]
 }
@@ -304,14 +306,14 @@ func (w *writer) run(ctx context.Context, rate float64, total, conns int) (issue
 			}
 		})
 	}
-	start := w.clk.now()
+	start := w.clk.Now()
 	interval := float64(time.Second) / rate
 	for issued < total && ctx.Err() == nil {
 		dueAt := start + int64(float64(issued)*interval)
-		if d := time.Duration(dueAt - w.clk.now()); d > 50*time.Microsecond {
+		if d := time.Duration(dueAt - w.clk.Now()); d > 50*time.Microsecond {
 			_ = benchkit.Pause(ctx, d)
 		}
-		w.due.set(issued, dueAt)
+		w.due.Set(issued, dueAt)
 		ids <- issued
 		issued++
 	}
@@ -331,5 +333,5 @@ func (w *writer) put(ctx context.Context, id int) {
 		}
 		return
 	}
-	w.ack.set(id, w.clk.now())
+	w.ack.Set(id, w.clk.Now())
 }

@@ -19,23 +19,23 @@ import (
 // each of the run's items, when its record arrived.
 type reader struct {
 	name string
-	recv *timeline
+	recv *benchkit.Timeline
 	// run reads until ctx is done (then returns nil) or fails.
 	run   func(ctx context.Context) error
 	close func()
 }
 
 // recordKey files a record of item pk, arrived at t, in recv.
-func recordKey(recv *timeline, nonce, pk string, t int64) {
+func recordKey(recv *benchkit.Timeline, nonce, pk string, t int64) {
 	if id, ok := parseItemKey(pk, nonce); ok {
-		recv.set(id, t)
+		recv.Set(id, t)
 	}
 }
 
 // openConsumerReader opens the consumer library at the end of the table's
 // stream with label (JetStream via natsURL), so that it sees every record
 // written after it returns.
-func openConsumerReader(ctx context.Context, natsURL, region, table, label, nonce string, clk clock, recv *timeline) (*reader, error) {
+func openConsumerReader(ctx context.Context, natsURL, region, table, label, nonce string, clk benchkit.Clock, recv *benchkit.Timeline) (*reader, error) {
 	nc, err := nats.Connect(natsURL, nats.Name("streamlat"), nats.MaxReconnects(-1))
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS %s: %w", natsURL, err)
@@ -87,7 +87,7 @@ func openConsumerReader(ctx context.Context, natsURL, region, table, label, nonc
 			if err != nil {
 				return fmt.Errorf("consumer: %w", err)
 			}
-			t := clk.now()
+			t := clk.Now()
 			for i := range recs {
 				if v, ok := recs[i].Event.Dynamodb.Keys["pk"]; ok && v.Type == attr.S {
 					recordKey(recv, nonce, v.S, t)
@@ -102,7 +102,7 @@ func openConsumerReader(ctx context.Context, natsURL, region, table, label, nonc
 // through the DynamoDB Streams API, so that it sees every record written
 // after it returns. Each shard is then polled by its own goroutine: again
 // at once after records came back, after pollWait when none did.
-func openAPIReader(ctx context.Context, cl *benchkit.Client, arn, nonce string, pollWait time.Duration, clk clock, recv *timeline) (*reader, error) {
+func openAPIReader(ctx context.Context, cl *benchkit.Client, arn, nonce string, pollWait time.Duration, clk benchkit.Clock, recv *benchkit.Timeline) (*reader, error) {
 	var buf bytes.Buffer
 	var shardIDs []string
 	req := map[string]any{"StreamArn": arn}
@@ -168,7 +168,7 @@ func openAPIReader(ctx context.Context, cl *benchkit.Client, arn, nonce string, 
 			if err != nil {
 				return fmt.Errorf("GetRecords: %w", err)
 			}
-			t := clk.now()
+			t := clk.Now()
 			for i := range out.Records {
 				recordKey(recv, nonce, out.Records[i].Dynamodb.Keys.PK.S, t)
 			}

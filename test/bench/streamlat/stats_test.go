@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/godwit-db/godwit/test/bench/benchkit"
 )
 
 func TestItemKeyRoundTrip(t *testing.T) {
@@ -46,14 +48,14 @@ func TestQuantileNearestRank(t *testing.T) {
 		q    float64
 		want time.Duration
 	}{{0, 1}, {0.5, 500}, {0.99, 990}, {0.999, 999}, {1, 1000}} {
-		if got := quantile(s, c.q); got != c.want {
-			t.Errorf("quantile(1..1000, %v) = %d, want %d", c.q, got, c.want)
+		if got := benchkit.Quantile(s, c.q); got != c.want {
+			t.Errorf("benchkit.Quantile(1..1000, %v) = %d, want %d", c.q, got, c.want)
 		}
 	}
-	if got := quantile([]time.Duration{7}, 0.99); got != 7 {
+	if got := benchkit.Quantile([]time.Duration{7}, 0.99); got != 7 {
 		t.Errorf("quantile of one = %d, want 7", got)
 	}
-	if got := quantile(nil, 0.5); got != 0 {
+	if got := benchkit.Quantile(nil, 0.5); got != 0 {
 		t.Errorf("quantile of none = %d, want 0", got)
 	}
 }
@@ -66,7 +68,7 @@ func TestSummarizeMatchesItems(t *testing.T) {
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 1))
 	const total, issued, skip = 2000, 1900, 100
-	ack, recv := newTimeline(total), newTimeline(total)
+	ack, recv := benchkit.NewTimeline(total), benchkit.NewTimeline(total)
 	var want latencySummary
 	var lat []time.Duration
 	for id := range issued {
@@ -74,15 +76,15 @@ func TestSummarizeMatchesItems(t *testing.T) {
 		switch k := r.IntN(20); {
 		case k == 0: // put failed, record never came
 		case k == 1: // put failed, record came anyway
-			recv.set(id, a+5)
+			recv.Set(id, a+5)
 			want.Unacked++
 		case k == 2: // acknowledged, lost
-			ack.set(id, a)
+			ack.Set(id, a)
 			want.Acked++
 			want.Lost++
 		case k == 3: // record before the ack
-			ack.set(id, a)
-			recv.set(id, a-10)
+			ack.Set(id, a)
+			recv.Set(id, a-10)
 			want.Acked++
 			want.Received++
 			want.Early++
@@ -91,8 +93,8 @@ func TestSummarizeMatchesItems(t *testing.T) {
 			}
 		default:
 			d := int64(r.IntN(5_000_000))
-			ack.set(id, a)
-			recv.set(id, a+d)
+			ack.Set(id, a)
+			recv.Set(id, a+d)
 			want.Acked++
 			want.Received++
 			if id >= skip {
@@ -100,20 +102,20 @@ func TestSummarizeMatchesItems(t *testing.T) {
 			}
 		}
 	}
-	recv.set(issued+3, 42) // never issued
-	recv.set(total+5, 42)  // out of range
+	recv.Set(issued+3, 42) // never issued
+	recv.Set(total+5, 42)  // out of range
 	want.Foreign = 2
 	// A duplicate keeps the first time.
 	for id := skip; id < issued; id++ {
-		if first := recv.get(id); first != 0 && ack.get(id) != 0 {
-			recv.set(id, first+1e9)
+		if first := recv.Get(id); first != 0 && ack.Get(id) != 0 {
+			recv.Set(id, first+1e9)
 			want.Duplicates = 1
 			break
 		}
 	}
 	slices.Sort(lat)
 	want.Measured = len(lat)
-	want.P50, want.P99, want.P999, want.Max = quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 0.999), lat[len(lat)-1]
+	want.P50, want.P99, want.P999, want.Max = benchkit.Quantile(lat, 0.5), benchkit.Quantile(lat, 0.99), benchkit.Quantile(lat, 0.999), lat[len(lat)-1]
 
 	got := summarize(ack, recv, issued, skip)
 	got.Mean = 0
@@ -126,34 +128,34 @@ func TestSummarizeMatchesItems(t *testing.T) {
 }
 
 func TestSummarizeCleanRunPasses(t *testing.T) {
-	ack, recv := newTimeline(10), newTimeline(10)
+	ack, recv := benchkit.NewTimeline(10), benchkit.NewTimeline(10)
 	for id := range 10 {
-		ack.set(id, int64(100+id))
-		recv.set(id, int64(100+id+2*id))
+		ack.Set(id, int64(100+id))
+		recv.Set(id, int64(100+id+2*id))
 	}
 	s := summarize(ack, recv, 10, 0)
 	if s.failure() != nil || s.Received != 10 || s.Max != 18 || s.P50 != 8 || s.Mean != 9 {
 		t.Fatalf("clean run: %+v, failure %v", s, s.failure())
 	}
-	recv.set(3, 1)
+	recv.Set(3, 1)
 	if summarize(ack, recv, 10, 0).failure() == nil {
 		t.Error("a duplicate does not fail the run")
 	}
 }
 
 func TestAckRate(t *testing.T) {
-	due, ack := newTimeline(11), newTimeline(11)
+	due, ack := benchkit.NewTimeline(11), benchkit.NewTimeline(11)
 	for id := range 11 {
-		due.set(id, int64(1+id)*int64(time.Millisecond))
+		due.Set(id, int64(1+id)*int64(time.Millisecond))
 		if id != 4 {
-			ack.set(id, int64(1+id)*int64(time.Millisecond)+int64(time.Millisecond))
+			ack.Set(id, int64(1+id)*int64(time.Millisecond)+int64(time.Millisecond))
 		}
 	}
 	// ids 1..10: 9 acked between due(1)=2ms and ack(10)=12ms.
-	if got := ackRate(due, ack, 1, 11); got < 899 || got > 901 {
+	if got := benchkit.AckRate(due, ack, 1, 11); got < 899 || got > 901 {
 		t.Errorf("ackRate = %v, want 900", got)
 	}
-	if got := ackRate(due, ack, 5, 5); got != 0 {
+	if got := benchkit.AckRate(due, ack, 5, 5); got != 0 {
 		t.Errorf("ackRate of none = %v", got)
 	}
 }
