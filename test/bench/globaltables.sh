@@ -43,52 +43,9 @@ RESULTS=${RESULTS:-$BENCH/.results/globaltables-$(date -u +%Y%m%dT%H%M%SZ)}
 
 COMMAND="MODES=\"$MODES\" REPS=$REPS RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP SHARED_EVERY=$SHARED_EVERY SHARED_KEYS=$SHARED_KEYS PARTITION=$PARTITION ITEMS=$ITEMS ITEM_SIZE=$ITEM_SIZE CONNS=$CONNS test/bench/globaltables.sh"
 
-log() { printf '[globaltables-bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
-
-mkdir -p "$RESULTS"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/godwit-gt-bench.XXXXXX")
-BIN=$WORK/bin
-# NB: data dirs next to the results, not in TMPDIR (maybe a tmpfs, where
-# fsync costs nothing).
-DATA=$(mktemp -d "$RESULTS/../data.XXXXXX")
-CHILD_PID=""
-FAILED=0
-NOTES=()
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if [[ -n $CHILD_PID ]]; then
-		# replat stops its regions on SIGTERM; give it time, then kill the
-		# whole process group it and its godwits may have left.
-		kill -TERM "$CHILD_PID" 2>/dev/null || true
-		for _ in $(seq 150); do kill -0 "$CHILD_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$CHILD_PID" 2>/dev/null || true
-	fi
-	# NB: replat runs each godwit in a process group of its own, stops them
-	# on SIGTERM, and they get SIGKILL (Pdeathsig) if replat dies first.
-	rm -rf "$WORK" "$DATA"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-seconds() {
-	local d=$1 total=0 n unit
-	while [[ $d =~ ^([0-9]+)(ms|h|m|s)(.*)$ ]]; do
-		n=${BASH_REMATCH[1]} unit=${BASH_REMATCH[2]} d=${BASH_REMATCH[3]}
-		case $unit in
-		h) total=$((total + n * 3600)) ;;
-		m) total=$((total + n * 60)) ;;
-		s) total=$((total + n)) ;;
-		ms) total=$((total + (n + 999) / 1000)) ;;
-		esac
-	done
-	[[ -z $d ]] || die "cannot parse duration '$1'"
-	echo "$total"
-}
+BENCH_NAME=globaltables-bench
+# shellcheck source=lib.sh
+source "$BENCH/lib.sh"
 
 # run MODE REP LIMIT ARGS...: one replat run, bounded by LIMIT seconds; its
 # JSON line is appended to $RESULTS/MODE.jsonl and its logs kept.

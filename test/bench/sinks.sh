@@ -40,49 +40,10 @@ RESULTS=${RESULTS:-$BENCH/.results/sinks-$(date -u +%Y%m%dT%H%M%SZ)}
 
 COMMAND="BATCH_SIZES=\"$BATCH_SIZES\" CONCURRENCY=$CONCURRENCY RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP REPS=$REPS ITEM_SIZE=$ITEM_SIZE CONNS=$CONNS AUDIT_ITEMS=$AUDIT_ITEMS AUDIT_BATCH=$AUDIT_BATCH AUDIT_SECONDS=$AUDIT_SECONDS test/bench/sinks.sh"
 
-log() { printf '[sinks-bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
+BENCH_NAME=sinks-bench
+# shellcheck source=lib.sh
+source "$BENCH/lib.sh"
 skipped() { [[ " $SKIP " == *" $1 "* ]]; }
-
-mkdir -p "$RESULTS"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/godwit-sinks-bench.XXXXXX")
-BIN=$WORK/bin
-DATA=$(mktemp -d "$RESULTS/../data.XXXXXX")
-CHILD_PID=""
-FAILED=0
-NOTES=()
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if [[ -n $CHILD_PID ]]; then
-		# sinklat stops godwit (and with it the handler) on SIGTERM; godwit
-		# gets SIGKILL (Pdeathsig) if sinklat dies first.
-		kill -TERM "$CHILD_PID" 2>/dev/null || true
-		for _ in $(seq 150); do kill -0 "$CHILD_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$CHILD_PID" 2>/dev/null || true
-	fi
-	rm -rf "$WORK" "$DATA"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-seconds() {
-	local d=$1 total=0 n unit
-	while [[ $d =~ ^([0-9]+)(ms|h|m|s)(.*)$ ]]; do
-		n=${BASH_REMATCH[1]} unit=${BASH_REMATCH[2]} d=${BASH_REMATCH[3]}
-		case $unit in
-		h) total=$((total + n * 3600)) ;;
-		m) total=$((total + n * 60)) ;;
-		s) total=$((total + n)) ;;
-		ms) total=$((total + (n + 999) / 1000)) ;;
-		esac
-	done
-	[[ -z $d ]] || die "cannot parse duration '$1'"
-	echo "$total"
-}
 
 # bounded NAME LIMIT OUT CMD...: runs CMD in the background (so traps
 # fire), stdout appended to OUT, killed after LIMIT seconds; a failure is
