@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/godwit-db/godwit/conflict"
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,6 +56,9 @@ type Config struct {
 	Listener EventListener
 	// InMemory keeps Pebble entirely in memory (tests, ephemeral runs). Dir is ignored.
 	InMemory bool
+	// FS, when set, is the filesystem Pebble uses under Dir (tests wrap one
+	// to hold or fail syncs). Default the operating system's; InMemory wins.
+	FS vfs.FS
 }
 
 // DefaultConfig returns a Config with every default filled in but Dir.

@@ -69,8 +69,11 @@ func Open(cfg Config) (*DB, error) {
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
-	if cfg.InMemory {
+	switch {
+	case cfg.InMemory:
 		opts.FS = vfs.NewMem()
+	case cfg.FS != nil:
+		opts.FS = cfg.FS
 	}
 	dir := cfg.Dir
 	if cfg.InMemory {
