@@ -44,10 +44,14 @@ type partition struct {
 	syncs   chan *groupSync // groups awaiting their WAL sync, in order
 	synced  chan struct{}   // closed when syncLoop returns
 
-	// Owned by the partition goroutine (or by a transaction that holds the
-	// partition through a barrier); change it only through setStats.
+	// stats are the partition's stats as of its last applied group, which
+	// the next group builds on. Owned by the partition goroutine (or by a
+	// transaction that holds the partition through a barrier).
 	stats partStats
-	// statsView is a copy of stats that any goroutine may read (DescribeTable).
+	// statsView is the stats as of the last DURABLE group, for any
+	// goroutine: DescribeTable, and OutboxHead, which bounds what the
+	// publisher may read (a record must never be published before its
+	// write is durable). The syncer moves it once a group's sync is done.
 	statsView atomic.Pointer[partStats]
 
 	// The durability gate. NB: Pebble makes a batch visible to readers when
@@ -68,15 +72,16 @@ type partition struct {
 	stopped bool
 }
 
-// setStats records the partition's stats after a commit. Only the owner of
-// the partition (its goroutine, or a transaction holding it) calls it.
+// setStats records the partition's stats after a durable commit. Only the
+// owner of the partition (its goroutine, or a transaction holding it)
+// calls it.
 func (p *partition) setStats(s partStats) {
 	p.stats = s
 	p.statsView.Store(&s)
 }
 
-// currentStats returns the partition's stats as of its last commit; safe
-// from any goroutine.
+// currentStats returns the partition's stats as of its last durable
+// commit; safe from any goroutine.
 func (p *partition) currentStats() partStats { return *p.statsView.Load() }
 
 // partStats is a partition's item count and size and its last outbox
@@ -302,7 +307,8 @@ func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) 
 		if next.Seq != p.stats.Seq {
 			s.notifySeq = next.Seq
 		}
-		p.setStats(next)
+		p.stats = next
+		s.stats = &next
 		p.db.metrics.groupSize.Observe(float64(len(group)))
 	}
 	p.syncs <- s
@@ -315,6 +321,7 @@ type groupSync struct {
 	wait      bool          // b's WAL sync is still to be awaited
 	counted   bool          // beginCommit was called for it
 	notifySeq uint64        // >0: the group advanced the outbox to this sequence
+	stats     *partStats    // the partition's stats once the group is durable
 	err       error
 	// drained, when set, marks a barrier: the syncer closes it once every
 	// group before it is answered.
@@ -348,8 +355,13 @@ func (p *partition) syncLoop() {
 		}
 		if broken != nil {
 			err = broken
-		} else if s.notifySeq != 0 {
-			p.db.notifyChanges(p.tableID, p.id, s.notifySeq)
+		} else {
+			if s.stats != nil {
+				p.statsView.Store(s.stats)
+			}
+			if s.notifySeq != 0 {
+				p.db.notifyChanges(p.tableID, p.id, s.notifySeq)
+			}
 		}
 		for _, r := range s.group {
 			if err != nil && (r.err == nil || r.err == errPoisoned) {

@@ -114,7 +114,9 @@ func TestPipelinedCommitAnswersAfterSync(t *testing.T) {
 	}
 	defer db.Close()
 	defer fs.release() // before Close, which waits for held syncs
-	rtTable(t, db, "Tbl", "pk", attr.S, "", 0, 1)
+	var create CreateTableInput
+	rtDecode(t, `{"TableName":"Tbl","AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST","StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_IMAGE"}}`, &create)
+	catCreate(t, db, &create)
 	tb, m, err := db.activeTable("Tbl")
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +133,12 @@ func TestPipelinedCommitAnswersAfterSync(t *testing.T) {
 		put <- db.write(tb, &itemWrite{key: key, compute: func(attr.Item) (attr.Item, error) { return item, nil }})
 	}()
 	eventually(t, "the put's WAL sync to reach the gate", func() bool { return fs.waiting.Load() > 0 })
+	part := key.part
+	// The publisher reads the outbox up to OutboxHead: a record must not
+	// be offered before its write is durable.
+	if head, _ := db.OutboxHead("Tbl", part); head != 0 {
+		t.Fatalf("OutboxHead %d while the record's WAL sync is held, want 0", head)
+	}
 
 	// The put is visible (applied) but not durable. A conditional put that
 	// requires the item to be absent sees it and fails, writing nothing.
@@ -159,6 +167,9 @@ func TestPipelinedCommitAnswersAfterSync(t *testing.T) {
 	fs.release()
 	if err := <-put; err != nil {
 		t.Fatalf("put: %v", err)
+	}
+	if head, _ := db.OutboxHead("Tbl", part); head != 1 {
+		t.Fatalf("OutboxHead %d after the put, want 1", head)
 	}
 	if err := <-cond; !errors.Is(err, errConditionFailed) {
 		t.Fatalf("conditional put: got %v, want the condition to fail", err)
