@@ -44,6 +44,10 @@ type Config struct {
 	CacheSize int64
 	// MemTableSize is Pebble's memtable size in bytes. Default 32 MiB.
 	MemTableSize uint64
+	// ItemCacheSize bounds, in bytes, the item caches that spare writes
+	// their read of the item they replace (itemcache.go), shared by every
+	// partition. Default 32 MiB; negative turns them off.
+	ItemCacheSize int64
 	// Clock is the physical clock behind the HLC and TTL. Default the system clock.
 	Clock conflict.PhysicalClock
 	// MaxClockOffset bounds remote versions (see conflict.Clock). Default 500ms.
@@ -74,6 +78,7 @@ func DefaultConfig() Config {
 		TombstoneSweepInterval: time.Hour,
 		CacheSize:              64 << 20,
 		MemTableSize:           32 << 20,
+		ItemCacheSize:          32 << 20,
 		Clock:                  conflict.SystemClock{},
 		MaxClockOffset:         500 * time.Millisecond,
 	}
@@ -106,6 +111,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TombstoneSweepInterval == 0 {
 		c.TombstoneSweepInterval = d.TombstoneSweepInterval
+	}
+	if c.ItemCacheSize == 0 {
+		c.ItemCacheSize = d.ItemCacheSize
 	}
 	if c.MemTableSize == 0 {
 		c.MemTableSize = d.MemTableSize

@@ -26,6 +26,8 @@ type DB struct {
 	log       hclog.Logger
 	pebble    *pebble.DB
 	writeOpts *pebble.WriteOptions
+	// itemCache is the budget of the partitions' item caches; nil: off.
+	itemCache *cacheBudget
 	clock     *conflict.Clock
 	metrics   *metrics
 
@@ -96,6 +98,9 @@ func Open(cfg Config) (*DB, error) {
 	}
 	if cfg.NoSync {
 		db.writeOpts = pebble.NoSync
+	}
+	if cfg.ItemCacheSize > 0 {
+		db.itemCache = &cacheBudget{limit: cfg.ItemCacheSize}
 	}
 	db.metrics = newMetrics(cfg.Registerer, db)
 	if err := db.load(); err != nil {
@@ -173,7 +178,7 @@ func (db *DB) openTable(m *tableMeta) (*table, error) {
 		} else if !errors.Is(err, pebble.ErrNotFound) {
 			return nil, fmt.Errorf("engine: read stats of %s/%d: %w", m.Name, i, err)
 		}
-		t.parts[i] = newPartition(db, m.ID, i, st)
+		t.parts[i] = newPartition(db, m.ID, i, st, db.itemCache)
 	}
 	return t, nil
 }

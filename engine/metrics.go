@@ -74,11 +74,16 @@ var (
 	descPebbleMemtable    = prometheus.NewDesc("godwit_pebble_memtable_bytes", "Bytes in Pebble memtables.", nil, nil)
 	descPebbleWALBytes    = prometheus.NewDesc("godwit_pebble_wal_bytes", "Bytes in Pebble's live WAL files.", nil, nil)
 	descPebbleL0Files     = prometheus.NewDesc("godwit_pebble_l0_files", "Files in L0 (a backlog signal).", nil, nil)
+
+	descItemCacheHits   = prometheus.NewDesc("godwit_engine_item_cache_hits_total", "Reads before a write answered by the partitions' item caches.", nil, nil)
+	descItemCacheMisses = prometheus.NewDesc("godwit_engine_item_cache_misses_total", "Reads before a write that went to Pebble (not cached, or the cache bypassed).", nil, nil)
+	descItemCacheBytes  = prometheus.NewDesc("godwit_engine_item_cache_bytes", "Bytes held by the partitions' item caches (approximate).", nil, nil)
 )
 
 func (c *pebbleCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPebbleDiskBytes, descPebbleReadAmp, descPebbleCompactions, descPebbleFlushes,
-		descPebbleCacheHits, descPebbleCacheMisses, descPebbleCacheBytes, descPebbleMemtable, descPebbleWALBytes, descPebbleL0Files} {
+		descPebbleCacheHits, descPebbleCacheMisses, descPebbleCacheBytes, descPebbleMemtable, descPebbleWALBytes, descPebbleL0Files,
+		descItemCacheHits, descItemCacheMisses, descItemCacheBytes} {
 		ch <- d
 	}
 }
@@ -99,4 +104,9 @@ func (c *pebbleCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descPebbleMemtable, float64(m.MemTable.Size))
 	gauge(descPebbleWALBytes, float64(m.WAL.Size))
 	gauge(descPebbleL0Files, float64(m.Levels[0].TablesCount))
+	if b := c.db.itemCache; b != nil {
+		counter(descItemCacheHits, float64(b.hits.Load()))
+		counter(descItemCacheMisses, float64(b.misses.Load()))
+		gauge(descItemCacheBytes, float64(b.used.Load()))
+	}
 }

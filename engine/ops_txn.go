@@ -286,7 +286,7 @@ func (db *DB) runTxn(in *TransactWriteItemsInput, actions []*txnAction) (any, er
 		d := partStats{Seq: h.delta.Seq}
 		// NB: the live metadata, as on the partition goroutine: the table's
 		// indexes may have changed since prepareTxn.
-		err := db.apply(b, &d, a.t.m(), a.w)
+		err := db.apply(batchItems{b}, b, &d, a.t.m(), a.w)
 		switch {
 		case err == errConditionFailed:
 			failed = true

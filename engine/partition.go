@@ -44,6 +44,10 @@ type partition struct {
 	syncs   chan *groupSync // groups awaiting their WAL sync, in order
 	synced  chan struct{}   // closed when syncLoop returns
 
+	// items is the current group's itemSource, over the partition's item
+	// cache (itemcache.go). Owned by the partition goroutine.
+	items groupItems
+
 	// stats are the partition's stats as of its last applied group, which
 	// the next group builds on. Owned by the partition goroutine (or by a
 	// transaction that holds the partition through a barrier).
@@ -102,6 +106,10 @@ type writeReq struct {
 	// before it writes to b: when it returns an error it has written nothing.
 	// It adds its effect on the partition's size to d.
 	apply func(b *pebble.Batch, d *partStats) error
+	// reports is set when apply reads and reports the items it writes
+	// through the partition's itemSource (p.items); a request that writes
+	// items without it makes the group bypass the item cache.
+	reports bool
 	// barrier, when set, makes the partition stop between groups and wait
 	// for the barrier's owner (a cross-partition transaction).
 	barrier *barrier
@@ -116,7 +124,7 @@ type barrier struct {
 	release chan struct{}
 }
 
-func newPartition(db *DB, tableID uint32, id int, stats partStats) *partition {
+func newPartition(db *DB, tableID uint32, id int, stats partStats, cache *cacheBudget) *partition {
 	p := &partition{
 		db:      db,
 		tableID: tableID,
@@ -125,6 +133,9 @@ func newPartition(db *DB, tableID uint32, id int, stats partStats) *partition {
 		done:    make(chan struct{}),
 		syncs:   make(chan *groupSync, maxSyncing),
 		synced:  make(chan struct{}),
+	}
+	if cache != nil {
+		p.items.cache = newItemCache(cache)
 	}
 	p.durCond = sync.NewCond(&p.durMu)
 	p.setStats(stats)
@@ -138,7 +149,16 @@ func newPartition(db *DB, tableID uint32, id int, stats partStats) *partition {
 // cancellation once the request is queued: the write may commit, and the
 // caller must learn whether it did.
 func (p *partition) submit(apply func(b *pebble.Batch, d *partStats) error) error {
-	req := &writeReq{apply: apply, done: make(chan struct{})}
+	return p.submitReq(&writeReq{apply: apply, done: make(chan struct{})})
+}
+
+// submitItems is submit for an apply that reads and reports the items it
+// writes through p.items, so that its group keeps the item cache.
+func (p *partition) submitItems(apply func(b *pebble.Batch, d *partStats) error) error {
+	return p.submitReq(&writeReq{apply: apply, reports: true, done: make(chan struct{})})
+}
+
+func (p *partition) submitReq(req *writeReq) error {
 	if err := p.enqueue(req); err != nil {
 		return err
 	}
@@ -189,6 +209,9 @@ func (p *partition) run() {
 	defer func() {
 		close(p.syncs)
 		<-p.synced
+		if p.items.cache != nil {
+			p.items.cache.reset() // gives its bytes back to the shared budget
+		}
 		close(p.done)
 	}()
 	for {
@@ -201,6 +224,7 @@ func (p *partition) run() {
 			continue
 		}
 		b := p.db.pebble.NewIndexedBatch()
+		p.items.begin(b)
 		group := []*writeReq{req}
 		delta := partStats{Seq: p.stats.Seq}
 		p.runOne(b, req, &delta)
@@ -238,6 +262,9 @@ func (p *partition) run() {
 // deltas and its absolute last sequence.
 func (p *partition) runOne(b *pebble.Batch, req *writeReq, total *partStats) {
 	d := partStats{Seq: total.Seq}
+	if !req.reports {
+		p.items.bypass = true
+	}
 	req.err = p.safeApply(req, b, &d)
 	if req.err == nil {
 		total.Items += d.Items
@@ -280,8 +307,10 @@ func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) 
 	switch {
 	case poisoned:
 		s.err = apierr.Internal()
+		p.items.end(false)
 		b.Close()
 	case b.Empty():
+		p.items.end(true)
 		b.Close()
 	default:
 		next := p.stats.plus(delta)
@@ -297,6 +326,7 @@ func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) 
 		} else {
 			err = b.Commit(p.db.writeOpts)
 		}
+		p.items.end(err == nil)
 		if err != nil {
 			p.db.log.Error("commit failed", "table-id", p.tableID, "partition", p.id, "error", err)
 			s.err = apierr.Internal()
@@ -383,6 +413,10 @@ func (p *partition) waitBarrier(req *writeReq) {
 	p.drain()
 	close(req.barrier.held)
 	<-req.barrier.release
+	// The holder may have written the partition's items.
+	if p.items.cache != nil {
+		p.items.cache.reset()
+	}
 	close(req.done)
 }
 

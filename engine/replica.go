@@ -243,7 +243,8 @@ func (db *DB) ApplyRemote(table string, part int, source string, from, to Replic
 		return RemoteResult{}, fmt.Errorf("engine: table %s has no partition %d", table, part)
 	}
 	var res RemoteResult
-	err := t.parts[part].submit(func(b *pebble.Batch, d *partStats) error {
+	p := t.parts[part]
+	err := p.submitItems(func(b *pebble.Batch, d *partStats) error {
 		m := t.m()
 		res = RemoteResult{}
 		key := appliedKey(m.ID, source, part)
@@ -278,7 +279,7 @@ func (db *DB) ApplyRemote(table string, part int, source string, from, to Replic
 			keys[i] = k
 		}
 		for i, c := range changes {
-			if err := db.applyRemoteOne(b, d, m, keys[i], c, &res); err != nil {
+			if err := db.applyRemoteOne(&p.items, b, d, m, keys[i], c, &res); err != nil {
 				return err
 			}
 		}
@@ -289,9 +290,9 @@ func (db *DB) ApplyRemote(table string, part int, source string, from, to Replic
 
 // applyRemoteOne applies c iff it wins last-writer-wins and adds what
 // happened to res.
-func (db *DB) applyRemoteOne(b *pebble.Batch, d *partStats, m *tableMeta, k primaryKey, c *Change, res *RemoteResult) error {
+func (db *DB) applyRemoteOne(src itemSource, b *pebble.Batch, d *partStats, m *tableMeta, k primaryKey, c *Change, res *RemoteResult) error {
 	key := k.itemKey(m)
-	stored, old, err := readItemStamp(b, key)
+	stored, old, err := src.readStamp(key)
 	if err != nil {
 		return err
 	}
@@ -339,9 +340,11 @@ func (db *DB) applyRemoteOne(b *pebble.Batch, d *partStats, m *tableMeta, k prim
 			return err
 		}
 		w.newSize = attr.ItemSize(w.new)
-		if err := b.Set(key, encodeItemValuePrev(w.version, w.prev, w.new), nil); err != nil {
+		v := encodeItemValuePrev(w.version, w.prev, w.new)
+		if err := b.Set(key, v, nil); err != nil {
 			return err
 		}
+		src.wrote(key, v)
 		if old == nil {
 			d.Items++
 		}
@@ -350,6 +353,7 @@ func (db *DB) applyRemoteOne(b *pebble.Batch, d *partStats, m *tableMeta, k prim
 		if err := b.Delete(key, nil); err != nil {
 			return err
 		}
+		src.wrote(key, nil)
 		d.Items--
 		d.Bytes -= int64(w.oldSize)
 	}

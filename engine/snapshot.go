@@ -392,7 +392,7 @@ func (db *DB) applySnapshotGroup(b *pebble.Batch, d *partStats, m *tableMeta, pa
 	// are not reported.
 	var rr RemoteResult
 	for i, c := range changes {
-		if err := db.applyRemoteOne(b, d, am, keys[i], c, &rr); err != nil {
+		if err := db.applyRemoteOne(batchItems{b}, b, d, am, keys[i], c, &rr); err != nil {
 			return err
 		}
 	}

@@ -84,7 +84,7 @@ func (db *DB) sweepKeys(t *table, p *partition, keys [][]byte) (int, error) {
 				continue
 			}
 			w := &itemWrite{key: pk, ttl: true, compute: func(attr.Item) (attr.Item, error) { return nil, nil }}
-			if err := db.apply(b, d, cur, w); err != nil {
+			if err := db.apply(batchItems{b}, b, d, cur, w); err != nil {
 				return err
 			}
 			n++

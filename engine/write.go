@@ -45,12 +45,13 @@ var errConditionFailed = apierr.ConditionalCheckFailed(nil)
 // apply evaluates w against the partition's batch b and, when the item
 // changes, writes the item, its index entries and its version. It writes
 // nothing unless it returns nil.
-func (db *DB) apply(b *pebble.Batch, d *partStats, m *tableMeta, w *itemWrite) error {
+func (db *DB) apply(src itemSource, b *pebble.Batch, d *partStats, m *tableMeta, w *itemWrite) error {
 	key := w.key.itemKey(m)
-	oldVer, old, err := readItem(b, key)
+	st, old, err := src.readStamp(key)
 	if err != nil {
 		return err
 	}
+	oldVer := st.Version
 	w.old = old
 	if old != nil {
 		w.oldSize = attr.ItemSize(old)
@@ -92,12 +93,15 @@ func (db *DB) apply(b *pebble.Batch, d *partStats, m *tableMeta, w *itemWrite) e
 		if err := b.Delete(key, nil); err != nil {
 			return err
 		}
+		src.wrote(key, nil)
 		d.Items--
 		d.Bytes -= int64(w.oldSize)
 	} else {
-		if err := b.Set(key, encodeItemValuePrev(w.version, w.prev, nw), nil); err != nil {
+		v := encodeItemValuePrev(w.version, w.prev, nw)
+		if err := b.Set(key, v, nil); err != nil {
 			return err
 		}
+		src.wrote(key, v)
 		if old == nil {
 			d.Items++
 		}
@@ -163,10 +167,10 @@ func itemsEqual(a, b attr.Item) bool {
 // write runs one item write on its partition and waits until it is durable.
 func (db *DB) write(t *table, w *itemWrite) error {
 	p := t.parts[w.key.part]
-	return p.submit(func(b *pebble.Batch, d *partStats) error {
+	return p.submitItems(func(b *pebble.Batch, d *partStats) error {
 		// NB: the metadata is read on the partition goroutine so that index
 		// backfills, which also run there, see every write before or after them.
-		return db.apply(b, d, t.m(), w)
+		return db.apply(&p.items, b, d, t.m(), w)
 	})
 }
 

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/godwit-db/godwit/engine/attr"
+)
+
+// TestItemCacheAgreesWithPebble runs one random sequence of writes —
+// conditional puts, updates and deletes, transactions (which write behind
+// a barrier), batch writes and writes that bypass the cache the way TTL
+// and snapshot chunks do — against a DB without item caches, one whose
+// cache budget holds a couple of items (constant eviction) and one with
+// the default budget. Every answer and the final contents must agree.
+func TestItemCacheAgreesWithPebble(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+
+	sizes := []int64{-1, 400, 0}
+	dbs := make([]*DB, len(sizes))
+	for i, size := range sizes {
+		db, err := Open(Config{InMemory: true, NoSync: true, TTLSweepInterval: -1, ItemCacheSize: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		rtTable(t, db, "Tbl", "pk", attr.S, "", 0, 2)
+		dbs[i] = db
+	}
+
+	const keys = 6
+	conds := []string{"", `,"ConditionExpression":"attribute_not_exists(pk)"`, `,"ConditionExpression":"attribute_exists(pk)"`}
+	for step := range 600 {
+		k := fmt.Sprintf("k%d", rng.IntN(keys))
+		k2 := fmt.Sprintf("k%d", rng.IntN(keys))
+		v := rng.IntN(1000)
+		cond := conds[rng.IntN(len(conds))]
+		var op string
+		var run func(db *DB) (any, error)
+		switch rng.IntN(6) {
+		case 0:
+			op = "put"
+			js := fmt.Sprintf(`{"TableName":"Tbl","Item":{"pk":{"S":%q},"v":{"N":"%d"}},"ReturnValues":"ALL_OLD"%s}`, k, v, cond)
+			run = func(db *DB) (any, error) {
+				var in PutItemInput
+				rtDecode(t, js, &in)
+				return db.PutItem(t.Context(), &in)
+			}
+		case 1:
+			op = "update"
+			js := fmt.Sprintf(`{"TableName":"Tbl","Key":{"pk":{"S":%q}},"UpdateExpression":"ADD n :d","ExpressionAttributeValues":{":d":{"N":"%d"}},"ReturnValues":"ALL_NEW"}`, k, v)
+			run = func(db *DB) (any, error) {
+				var in UpdateItemInput
+				rtDecode(t, js, &in)
+				return db.UpdateItem(t.Context(), &in)
+			}
+		case 2:
+			op = "delete"
+			js := fmt.Sprintf(`{"TableName":"Tbl","Key":{"pk":{"S":%q}},"ReturnValues":"ALL_OLD"%s}`, k, cond)
+			run = func(db *DB) (any, error) {
+				var in DeleteItemInput
+				rtDecode(t, js, &in)
+				return db.DeleteItem(t.Context(), &in)
+			}
+		case 3:
+			if k2 == k {
+				k2 = k + "x"
+			}
+			op = "transaction"
+			js := fmt.Sprintf(`{"TransactItems":[{"Put":{"TableName":"Tbl","Item":{"pk":{"S":%q},"t":{"N":"%d"}}}},{"Update":{"TableName":"Tbl","Key":{"pk":{"S":%q}},"UpdateExpression":"ADD n :d","ExpressionAttributeValues":{":d":{"N":"1"}}}}]}`, k, v, k2)
+			run = func(db *DB) (any, error) {
+				var in TransactWriteItemsInput
+				rtDecode(t, js, &in)
+				return db.TransactWriteItems(t.Context(), &in)
+			}
+		case 4:
+			op = "batch"
+			js := fmt.Sprintf(`{"RequestItems":{"Tbl":[{"PutRequest":{"Item":{"pk":{"S":%q},"b":{"N":"%d"}}}},{"DeleteRequest":{"Key":{"pk":{"S":%q}}}}]}}`, k, v, k2+"b")
+			run = func(db *DB) (any, error) {
+				var in BatchWriteItemInput
+				rtDecode(t, js, &in)
+				return db.BatchWriteItem(t.Context(), &in)
+			}
+		default:
+			op = "bypassing write"
+			run = func(db *DB) (any, error) { return nil, bypassingPut(db, "Tbl", k, v) }
+		}
+		var want string
+		for i, db := range dbs {
+			out, err := run(db)
+			got := fmt.Sprintf("%v", err)
+			if err == nil {
+				b, merr := json.Marshal(out)
+				if merr != nil {
+					t.Fatal(merr)
+				}
+				got = string(b)
+			}
+			if i == 0 {
+				want = got
+			} else if got != want {
+				t.Fatalf("step %d %s %s: cache budget %d answered\n%s\nwithout a cache:\n%s", step, op, k, sizes[i], got, want)
+			}
+		}
+	}
+	want := catJSON(t, rtScan(t, dbs[0], &ScanInput{TableName: "Tbl"}).Items)
+	for i, db := range dbs[1:] {
+		if got := catJSON(t, rtScan(t, db, &ScanInput{TableName: "Tbl"}).Items); got != want {
+			t.Fatalf("cache budget %d: items\n%s\nwithout a cache:\n%s", sizes[i+1], got, want)
+		}
+		if got, want := catDescribe(t, db, "Tbl").ItemCount, catDescribe(t, dbs[0], "Tbl").ItemCount; got != want {
+			t.Fatalf("cache budget %d: ItemCount %d, without a cache %d", sizes[i+1], got, want)
+		}
+		if hits := db.itemCache.hits.Load(); hits == 0 {
+			t.Fatalf("cache budget %d: the cache never answered a read", sizes[i+1])
+		}
+	}
+	if dbs[0].itemCache != nil {
+		t.Fatal("ItemCacheSize -1 should turn the cache off")
+	}
+}
+
+// bypassingPut writes an item through its partition without reporting it
+// to the item cache, as TTL expiry and snapshot chunks do.
+func bypassingPut(db *DB, table, k string, v int) error {
+	tb, m, err := db.activeTable(table)
+	if err != nil {
+		return err
+	}
+	key, err := m.keyFromKey(attr.Item{"pk": attr.Str(k)})
+	if err != nil {
+		return err
+	}
+	item := attr.Item{"pk": attr.Str(k), "raw": {Type: attr.N, S: fmt.Sprint(v)}}
+	w := &itemWrite{key: key, compute: func(attr.Item) (attr.Item, error) { return item, nil }}
+	return tb.parts[key.part].submit(func(b *pebble.Batch, d *partStats) error {
+		return db.apply(batchItems{b}, b, d, tb.m(), w)
+	})
+}
