@@ -33,6 +33,9 @@ type pubAcks struct {
 	lost  *atomic.Uint64 // Publisher.lost
 	// signal is fired by every successful ack: the record is readable.
 	signal *pubSignal
+	// tail, when not nil, is told every ack before signal fires, so that
+	// a reader woken by it finds the record in the cache.
+	tail *tailCache
 
 	mu     sync.Mutex
 	queued []pubAck // guarded by mu
@@ -106,7 +109,13 @@ func (a *pubAcks) handle(m *nats.Msg) {
 		return
 	}
 	r := pubAck{epoch: epoch, seq: seq}
-	_, r.duplicate, r.err = parsePubAck(m)
+	var streamSeq uint64
+	streamSeq, r.duplicate, r.err = parsePubAck(m)
+	if a.tail != nil {
+		// NB: before the ack is queued for the worker, so that once the
+		// worker has settled a record its ack has reached the cache.
+		a.tail.acked(epoch, seq, streamSeq, r.duplicate, r.err)
+	}
 	a.mu.Lock()
 	a.queued = append(a.queued, r)
 	a.mu.Unlock()
