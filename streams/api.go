@@ -61,6 +61,11 @@ type APIConfig struct {
 	// each record as soon as JetStream has it, and polls less. Only with
 	// Published; negative: never wait. Default 100ms.
 	RecordsWait time.Duration
+	// NoTailCache makes GetRecords always read JetStream. By default, when
+	// Published is a Publisher keeping tail caches, a shard's newest records
+	// are answered from its cache whenever that is exactly JetStream's
+	// answer (tailcache.go).
+	NoTailCache bool
 	// Logger is named "streams.api". Default a null logger.
 	Logger hclog.Logger
 	// Registerer receives the API's metrics. Default none.
@@ -123,12 +128,14 @@ func (c APIConfig) withDefaults() APIConfig {
 
 // API serves the DynamoDBStreams_20120810 operations over the table
 // streams that the publisher keeps in JetStream. It holds no state of its
-// own beyond caches: every answer is read from JetStream and the catalog.
-// Safe for concurrent use.
+// own beyond caches: every answer is read from JetStream and the catalog
+// (or the publisher's tail cache, which answers only what JetStream
+// would). Safe for concurrent use.
 type API struct {
 	cat    Catalog
 	js     jetstream.JetStream
 	direct *directGetter
+	tails  tailSource // nil: no tail cache
 	cfg    APIConfig
 	// codec signs iterators; nil until the key is loaded (keyMu).
 	codec *iteratorCodec
@@ -143,6 +150,8 @@ type API struct {
 type apiMetrics struct {
 	getRecords prometheus.Counter
 	records    prometheus.Counter
+	// tail counts the tail cache's answers (hit) and misses by reason.
+	tail [tailResults]prometheus.Counter
 }
 
 // NewAPI returns the Streams API of cat's region, reading js (a handle on
@@ -175,6 +184,10 @@ func NewAPI(cat Catalog, js jetstream.JetStream, cfg APIConfig) (*API, error) {
 		Namespace: "godwit", Subsystem: "streams", Name: "get_records_records_total",
 		Help: "Records returned by GetRecords.",
 	}))
+	a.registerTailMetrics(cfg.Registerer)
+	if ts, ok := cfg.Published.(tailSource); ok && !cfg.NoTailCache && ts.tailCacheOn() {
+		a.tails = ts
+	}
 	if cfg.IteratorKey != nil {
 		a.codec = &iteratorCodec{key: append([]byte(nil), cfg.IteratorKey...)}
 	}
@@ -335,6 +348,7 @@ type streamState struct {
 	first, last uint64
 	disabled    bool
 	allowDirect bool
+	created     time.Time // the stream's creation (tells its incarnations apart)
 }
 
 // refresh returns the stream's state, read at most maxAge ago (maxAge 0:
@@ -358,6 +372,7 @@ func (h *streamHandle) refresh(ctx context.Context, maxAge time.Duration) (strea
 		last:        info.State.LastSeq,
 		disabled:    ts.DisabledMs != 0,
 		allowDirect: info.Config.AllowDirect,
+		created:     info.Created,
 	}
 	h.mu.Lock()
 	if now.After(h.at) {
@@ -732,42 +747,6 @@ func (a *API) shardRange(ctx context.Context, h *streamHandle, ts *TableStream, 
 	return r, nil
 }
 
-// read reads up to limit messages of subj from sequence from, by direct
-// get when the stream allows it.
-func (a *API) read(ctx context.Context, h *streamHandle, st streamState, subj string, from uint64, limit, maxBytes int) ([]storedMsg, uint64, error) {
-	if st.allowDirect {
-		msgs, pending, err := a.direct.get(ctx, h.ts.Name, subj, from, limit, maxBytes)
-		if !errors.Is(err, errNoDirect) {
-			return msgs, pending, err
-		}
-	}
-	return getMsgs(ctx, h.stream, subj, from, limit)
-}
-
-// awaitRecords waits up to RecordsWait for the publisher to report a
-// record of the partition after generation gen, and reads the subject
-// again after each report. It returns what the last read found (nothing
-// when the wait ran out or the caller went away: an empty page, as
-// without waiting).
-func (a *API) awaitRecords(ctx context.Context, h *streamHandle, st streamState, subj string, tableID uint32, part int, gen, from uint64, limit int) ([]storedMsg, uint64, error) {
-	t := time.NewTimer(a.cfg.RecordsWait)
-	defer t.Stop()
-	for {
-		select {
-		case <-a.cfg.Published.Wait(tableID, part, gen):
-		case <-t.C:
-			return nil, 0, nil
-		case <-ctx.Done():
-			return nil, 0, nil
-		}
-		gen = a.cfg.Published.Generation(tableID, part)
-		msgs, pending, err := a.read(ctx, h, st, subj, from, limit, maxBytesPerCall)
-		if err != nil || len(msgs) > 0 {
-			return msgs, pending, err
-		}
-	}
-}
-
 // ---- GetShardIterator ------------------------------------------------------
 
 type getShardIteratorInput struct {
@@ -956,12 +935,13 @@ func (a *API) GetRecords(ctx context.Context, body []byte) (any, error) {
 	if wait {
 		gen = a.cfg.Published.Generation(ts.TableID, it.partition) // NB: before the read
 	}
-	msgs, pending, err := a.read(ctx, h, st, subj, it.pos, limit, maxBytesPerCall)
+	sh := shardRead{h: h, st: st, stream: ts.Name, subj: subj, tableID: ts.TableID, part: it.partition, from: it.pos, limit: limit}
+	msgs, pending, err := a.readShard(ctx, &sh)
 	if err != nil {
 		return nil, err
 	}
 	if len(msgs) == 0 && wait {
-		if msgs, pending, err = a.awaitRecords(ctx, h, st, subj, ts.TableID, it.partition, gen, it.pos, limit); err != nil {
+		if msgs, pending, err = a.awaitRecords(ctx, &sh, gen); err != nil {
 			return nil, err
 		}
 	}
@@ -994,7 +974,9 @@ func (a *API) GetRecords(ctx context.Context, body []byte) (any, error) {
 	// The next position: after the last record returned; when the whole
 	// rest of the subject was returned, after everything the stream held
 	// when its state was read (st was read before the messages, so the
-	// subject holds nothing in between). Idle shards thus keep up with the
+	// subject holds nothing in between; the tail cache says "nothing
+	// pending" only when the subject holds nothing more as it answers,
+	// which is after st was read too). Idle shards thus keep up with the
 	// stream and never look trimmed.
 	next := it.pos
 	if taken > 0 {

@@ -135,7 +135,7 @@ func TestAPIGetRecordsWaitsForPublish(t *testing.T) {
 	// Every call has read its shard, found nothing and waits.
 	pubEventually(t, 20*time.Second, "every GetRecords to wait", func() bool {
 		for part := range its {
-			if e.p.signals.get(e.id, part).ch.Load() == nil {
+			if e.p.shards.get(e.id, part).signal.ch.Load() == nil {
 				return false
 			}
 		}

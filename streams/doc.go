@@ -5,4 +5,13 @@
 // consumer library that godwit tail, global-table replicators and sinks share.
 //
 // The layout on JetStream is described in layout.go.
+//
+// GetRecords at a shard's end is answered from the publisher's tail cache
+// (tailcache.go) when the Publisher of the same process is the API's
+// APIConfig.Published: each partition keeps the records JetStream just
+// acknowledged, and a read is served from memory only when the cache can
+// prove the answer is exactly what JetStream would return (it knows the
+// subject's message before its run and saw every later one acknowledged);
+// otherwise, and with PublisherConfig.TailCacheRecords -1 or
+// APIConfig.NoTailCache, JetStream is read.
 package streams

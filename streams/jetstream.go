@@ -274,12 +274,18 @@ func (p *Publisher) startWorkers(ts *pubTable) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for part := 0; part < ts.info.Partitions; part++ {
+		sh := p.shards.get(ts.info.ID, part)
+		var tail *tailCache
+		if sh.tail.enabled() {
+			tail = &sh.tail
+		}
 		w := &pubWorker{
 			p: p, tableID: ts.info.ID, table: ts.info.Name, part: part,
 			partLabel: strconv.Itoa(part),
 			wake:      make(chan struct{}, 1),
 			quit:      make(chan struct{}),
-			acks:      pubAcks{wake: make(chan struct{}, 1), lost: &p.lost, signal: p.signals.get(ts.info.ID, part)},
+			acks:      pubAcks{wake: make(chan struct{}, 1), lost: &p.lost, signal: &sh.signal, tail: tail},
+			tail:      tail,
 		}
 		ts.workers = append(ts.workers, w)
 		p.workers[pubKey{ts.info.ID, part}] = w
@@ -397,6 +403,11 @@ func (p *Publisher) runDisables(tables map[uint32]*pubTable) {
 			}
 			if changed {
 				p.log.Info("stream disabled", "table", ts.info.Name, "label", label)
+			}
+			for _, w := range ts.workers {
+				if w.tail != nil {
+					w.tail.dropStream(StreamName(id, label)) // NB: nothing more is published to it
+				}
 			}
 			delete(ts.disables, label)
 		}

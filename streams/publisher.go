@@ -57,6 +57,13 @@ type PublisherConfig struct {
 	// MinBackoff and MaxBackoff bound the wait after a failure (doubling).
 	// Defaults 50ms and 5s.
 	MinBackoff, MaxBackoff time.Duration
+	// TailCacheRecords and TailCacheBytes bound each partition's tail cache:
+	// the records JetStream last acknowledged, kept in memory so that the
+	// Streams API of the same process answers GetRecords at a shard's end
+	// without reading JetStream (see tailcache.go). The oldest are dropped
+	// beyond either bound (TailCacheBytes counts record bodies). Defaults
+	// 512 and 1 MiB; TailCacheRecords -1 turns the cache off.
+	TailCacheRecords, TailCacheBytes int
 	// Now is the clock for ack times, trimming and disable stamps. Default
 	// time.Now.
 	Now func() time.Time
@@ -69,19 +76,21 @@ type PublisherConfig struct {
 // DefaultPublisherConfig returns a PublisherConfig with every default filled in.
 func DefaultPublisherConfig() PublisherConfig {
 	return PublisherConfig{
-		Retention:       24 * time.Hour,
-		MaxBytes:        1 << 30,
-		DuplicateWindow: 10 * time.Minute,
-		Replicas:        1,
-		SyncInterval:    2 * time.Minute,
-		MaxInFlight:     512,
-		BatchSize:       256,
-		PublishTimeout:  10 * time.Second,
-		RequestTimeout:  10 * time.Second,
-		PollInterval:    time.Second,
-		MinBackoff:      50 * time.Millisecond,
-		MaxBackoff:      5 * time.Second,
-		Now:             time.Now,
+		Retention:        24 * time.Hour,
+		MaxBytes:         1 << 30,
+		DuplicateWindow:  10 * time.Minute,
+		Replicas:         1,
+		SyncInterval:     2 * time.Minute,
+		MaxInFlight:      512,
+		BatchSize:        256,
+		PublishTimeout:   10 * time.Second,
+		RequestTimeout:   10 * time.Second,
+		PollInterval:     time.Second,
+		MinBackoff:       50 * time.Millisecond,
+		MaxBackoff:       5 * time.Second,
+		TailCacheRecords: 512,
+		TailCacheBytes:   1 << 20,
+		Now:              time.Now,
 	}
 }
 
@@ -112,6 +121,12 @@ func (c PublisherConfig) withDefaults() PublisherConfig {
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = d.BatchSize
+	}
+	if c.TailCacheRecords == 0 {
+		c.TailCacheRecords = d.TailCacheRecords
+	}
+	if c.TailCacheBytes == 0 {
+		c.TailCacheBytes = d.TailCacheBytes
 	}
 	if c.Now == nil {
 		c.Now = d.Now
@@ -154,6 +169,12 @@ func (c PublisherConfig) Validate() error {
 	}
 	if c.BatchSize < 1 {
 		bad("BatchSize %d must be positive", c.BatchSize)
+	}
+	if c.TailCacheRecords < -1 {
+		bad("TailCacheRecords %d: want -1 (no cache) or a positive count", c.TailCacheRecords)
+	}
+	if c.TailCacheBytes < 0 {
+		bad("TailCacheBytes %d is negative", c.TailCacheBytes)
 	}
 	return errors.Join(errs...)
 }
@@ -211,8 +232,9 @@ type Publisher struct {
 	// and the new one must get the partition's untrimmed outbox from the
 	// start, in order.
 	incarnations map[string]time.Time
-	// signals wake the Streams API's waiting GetRecords calls (PublishSignal).
-	signals pubSignals
+	// shards hold, per partition, the signal that wakes the Streams API's
+	// waiting GetRecords calls (PublishSignal) and the tail cache they read.
+	shards pubShards
 
 	// Set by Start.
 	started atomic.Bool
@@ -246,7 +268,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streams: register metrics: %w", err)
 	}
-	return &Publisher{
+	p := &Publisher{
 		cfg:          cfg,
 		log:          cfg.Logger.Named("streams.publisher"),
 		m:            m,
@@ -255,7 +277,11 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		workers:      map[pubKey]*pubWorker{},
 		incarnations: map[string]time.Time{},
 		stopped:      make(chan struct{}),
-	}, nil
+	}
+	p.shards.newTail = func(t *tailCache) {
+		t.maxRecords, t.maxBytes, t.lost = max(cfg.TailCacheRecords, 0), cfg.TailCacheBytes, &p.lost
+	}
+	return p, nil
 }
 
 // Listener is the engine hook to put in engine.Config.Listener. Its
@@ -468,6 +494,8 @@ type pubWorker struct {
 	names       map[string]*labelNames
 	msg         *nats.Msg // reused by publish (PublishMsg copies it out)
 	acks        pubAcks
+	tail        *tailCache // nil when the cache is off
+	tailRetry   time.Time  // wall time before which the tail cache is not primed again
 }
 
 // labelNames are a label's JetStream names on the worker's partition.
@@ -706,6 +734,10 @@ func (w *pubWorker) unsync() {
 	w.inflight = nil
 	w.acks.newEpoch() // NB: acks still on their way are dropped
 	w.synced = false
+	if w.tail != nil {
+		w.tail.invalidate()
+		w.tailRetry = time.Time{}
+	}
 }
 
 // lastFor is the last Godwit-Seq JetStream holds for label on this
@@ -753,6 +785,7 @@ func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
 			return err
 		}
 		w.prevLabel = label
+		w.tailRetry = time.Time{} // NB: a new label's tail cache is primed at once
 	}
 	if err := w.ensure(ctx, label); err != nil {
 		return err
@@ -788,10 +821,19 @@ func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
 	msg.Header[HeaderOrigin][0] = c.Origin
 	msg.Header[HeaderSeq][0] = seq
 	msg.Header[jetstream.ExpectedStreamHeader][0] = names.stream
+	if w.tail != nil {
+		if err := w.track(ctx, names, c.Seq, msg); err != nil {
+			msg.Data = nil
+			return err
+		}
+	}
 	lost := w.p.lost.Load() // NB: before the publish, so a loss during it counts
 	err = w.p.nc.PublishMsg(msg)
 	msg.Data = nil // NB: PublishMsg copied it; do not pin it
 	if err != nil {
+		if w.tail != nil {
+			w.tail.invalidate()
+		}
 		return fmt.Errorf("publish seq %d: %w", c.Seq, err)
 	}
 	w.sent = c.Seq

@@ -33,6 +33,9 @@ type pubAcks struct {
 	lost  *atomic.Uint64 // Publisher.lost
 	// signal is fired by every successful ack: the record is readable.
 	signal *pubSignal
+	// tail, when not nil, is told every ack before signal fires, so that
+	// a reader woken by it finds the record in the cache.
+	tail *tailCache
 
 	mu     sync.Mutex
 	queued []pubAck // guarded by mu
@@ -106,7 +109,13 @@ func (a *pubAcks) handle(m *nats.Msg) {
 		return
 	}
 	r := pubAck{epoch: epoch, seq: seq}
-	r.duplicate, r.err = parsePubAck(m)
+	var streamSeq uint64
+	streamSeq, r.duplicate, r.err = parsePubAck(m)
+	if a.tail != nil {
+		// NB: before the ack is queued for the worker, so that once the
+		// worker has settled a record its ack has reached the cache.
+		a.tail.acked(epoch, seq, streamSeq, r.duplicate, r.err)
+	}
 	a.mu.Lock()
 	a.queued = append(a.queued, r)
 	a.mu.Unlock()
@@ -116,31 +125,57 @@ func (a *pubAcks) handle(m *nats.Msg) {
 	}
 }
 
-// parsePubAck reads a JetStream publish answer: a PubAck, an API error, or
-// a no-responders status (no stream listens on the subject).
-func parsePubAck(m *nats.Msg) (duplicate bool, err error) {
+// parsePubAck reads a JetStream publish answer: a PubAck (the stream
+// sequence of the message, the original's for a duplicate), an API error,
+// or a no-responders status (no stream listens on the subject).
+func parsePubAck(m *nats.Msg) (seq uint64, duplicate bool, err error) {
 	if len(m.Data) == 0 {
 		if st := m.Header.Get("Status"); st != "" {
 			if st == "503" {
-				return false, jetstream.ErrNoStreamResponse
+				return 0, false, jetstream.ErrNoStreamResponse
 			}
-			return false, fmt.Errorf("nats status %s %s", st, m.Header.Get("Description"))
+			return 0, false, fmt.Errorf("nats status %s %s", st, m.Header.Get("Description"))
 		}
-		return false, errors.New("empty publish acknowledgement")
+		return 0, false, errors.New("empty publish acknowledgement")
 	}
 	if bytes.Contains(m.Data, []byte(`"error"`)) {
 		var resp struct {
 			Error *jetstream.APIError `json:"error"`
 		}
 		if jerr := json.Unmarshal(m.Data, &resp); jerr != nil || resp.Error == nil {
-			return false, fmt.Errorf("malformed publish acknowledgement %q", m.Data)
+			return 0, false, fmt.Errorf("malformed publish acknowledgement %q", m.Data)
 		}
-		return false, resp.Error
+		return 0, false, resp.Error
 	}
-	if !bytes.Contains(m.Data, []byte(`"seq":`)) {
-		return false, fmt.Errorf("malformed publish acknowledgement %q", m.Data)
+	i := bytes.Index(m.Data, []byte(`"seq":`))
+	if i < 0 {
+		return 0, false, fmt.Errorf("malformed publish acknowledgement %q", m.Data)
 	}
-	return bytes.Contains(m.Data, []byte(`"duplicate":true`)), nil
+	digits := 0
+	for _, c := range m.Data[i+len(`"seq":`):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		if seq > (1<<64-1-uint64(c-'0'))/10 {
+			return 0, false, fmt.Errorf("malformed publish acknowledgement %q", m.Data)
+		}
+		seq = seq*10 + uint64(c-'0')
+		digits++
+	}
+	if digits == 0 {
+		return 0, false, fmt.Errorf("malformed publish acknowledgement %q", m.Data)
+	}
+	return seq, ackDuplicate(m.Data), nil
+}
+
+// ackDuplicate reports whether a PubAck says "duplicate": true (the server
+// writes a space after the colon; any JSON spacing is accepted).
+func ackDuplicate(b []byte) bool {
+	i := bytes.Index(b, []byte(`"duplicate":`))
+	if i < 0 {
+		return false
+	}
+	return bytes.HasPrefix(bytes.TrimLeft(b[i+len(`"duplicate":`):], " \t\r\n"), []byte("true"))
 }
 
 // collect moves queued acks of the current epoch into got; it reports

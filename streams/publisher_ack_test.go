@@ -18,6 +18,11 @@ func TestParsePubAck(t *testing.T) {
 	}{
 		{name: "ack", msg: &nats.Msg{Data: []byte(`{"stream":"S","seq":7}`)}},
 		{name: "duplicate", msg: &nats.Msg{Data: []byte(`{"stream":"S","seq":7,"duplicate":true}`)}, dup: true},
+		// NB: what nats-server writes.
+		{name: "server duplicate", msg: &nats.Msg{Data: []byte(`{"stream":"S", "domain":"d", "seq":7,"duplicate": true}`)}, dup: true},
+		{name: "not duplicate", msg: &nats.Msg{Data: []byte(`{"stream":"S","seq":7,"duplicate": false}`)}},
+		{name: "no seq digits", msg: &nats.Msg{Data: []byte(`{"stream":"S","seq":"x"}`)}, wantErr: true},
+		{name: "seq overflow", msg: &nats.Msg{Data: []byte(`{"stream":"S","seq":99999999999999999999}`)}, wantErr: true},
 		{name: "api error", msg: &nats.Msg{Data: []byte(`{"error":{"code":400,"err_code":10060,"description":"expected stream does not match"}}`)}, wantErr: true},
 		{name: "no responders", msg: &nats.Msg{Header: nats.Header{"Status": {"503"}}}, wantErr: true, is: jetstream.ErrNoStreamResponse},
 		{name: "other status", msg: &nats.Msg{Header: nats.Header{"Status": {"408"}}}, wantErr: true},
@@ -25,16 +30,19 @@ func TestParsePubAck(t *testing.T) {
 		{name: "garbage", msg: &nats.Msg{Data: []byte(`{"stream":`)}, wantErr: true},
 		{name: "bad error", msg: &nats.Msg{Data: []byte(`{"error":5}`)}, wantErr: true},
 	} {
-		dup, err := parsePubAck(c.msg)
+		seq, dup, err := parsePubAck(c.msg)
 		if (err != nil) != c.wantErr || dup != c.dup {
 			t.Errorf("%s: got dup %v err %v, want dup %v err %v", c.name, dup, err, c.dup, c.wantErr)
+		}
+		if err == nil && seq != 7 {
+			t.Errorf("%s: got seq %d, want 7", c.name, seq)
 		}
 		if c.is != nil && !errors.Is(err, c.is) {
 			t.Errorf("%s: error %v is not %v", c.name, err, c.is)
 		}
 	}
 	var apiErr *jetstream.APIError
-	if _, err := parsePubAck(&nats.Msg{Data: []byte(`{"error":{"code":503,"err_code":10077,"description":"x"}}`)}); !errors.As(err, &apiErr) || apiErr.ErrorCode != 10077 {
+	if _, _, err := parsePubAck(&nats.Msg{Data: []byte(`{"error":{"code":503,"err_code":10077,"description":"x"}}`)}); !errors.As(err, &apiErr) || apiErr.ErrorCode != 10077 {
 		t.Errorf("api error not returned as *jetstream.APIError: %v", err)
 	}
 }

@@ -56,23 +56,36 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
-// pubSignals holds a pubSignal per (table id, partition), made on first use
-// by either the publisher or a reader.
-type pubSignals struct {
-	mu sync.Mutex
-	m  map[pubKey]*pubSignal
+// pubShard is what the publisher shares about one partition with the
+// readers of its process: the signal of new records and the tail cache.
+type pubShard struct {
+	signal pubSignal
+	tail   tailCache
 }
 
-func (r *pubSignals) get(tableID uint32, part int) *pubSignal {
+// pubShards holds a pubShard per (table id, partition), made on first use
+// by either the publisher or a reader, and kept for the process's life (a
+// deleted table's tail cache is emptied by its worker, see pubWorker.run).
+type pubShards struct {
+	mu sync.Mutex
+	m  map[pubKey]*pubShard
+	// newTail configures a new shard's tail cache (the Publisher's bounds).
+	newTail func(*tailCache)
+}
+
+func (r *pubShards) get(tableID uint32, part int) *pubShard {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
-		r.m = map[pubKey]*pubSignal{}
+		r.m = map[pubKey]*pubShard{}
 	}
 	k := pubKey{tableID, part}
 	s := r.m[k]
 	if s == nil {
-		s = &pubSignal{}
+		s = &pubShard{}
+		if r.newTail != nil {
+			r.newTail(&s.tail)
+		}
 		r.m[k] = s
 	}
 	return s
@@ -93,10 +106,10 @@ var _ PublishSignal = (*Publisher)(nil)
 
 // Generation implements PublishSignal.
 func (p *Publisher) Generation(tableID uint32, partition int) uint64 {
-	return p.signals.get(tableID, partition).generation()
+	return p.shards.get(tableID, partition).signal.generation()
 }
 
 // Wait implements PublishSignal.
 func (p *Publisher) Wait(tableID uint32, partition int, gen uint64) <-chan struct{} {
-	return p.signals.get(tableID, partition).wait(gen)
+	return p.shards.get(tableID, partition).signal.wait(gen)
 }

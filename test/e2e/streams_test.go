@@ -48,6 +48,7 @@ type sEnv struct {
 	t     *testing.T
 	db    *engine.DB
 	js    jetstream.JetStream
+	reg   *prometheus.Registry
 	api   *streams.API
 	clock *conflict.ManualClock
 	url   string
@@ -98,7 +99,9 @@ func sStart(t *testing.T) *sEnv {
 		t.Fatal(err)
 	}
 	clock := conflict.NewManualClock(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
-	api, err := streams.NewAPI(db, js, streams.APIConfig{Clock: clock, Logger: log, Registerer: reg})
+	// NB: with the publisher's signal and tail cache, as godwit serve wires
+	// it, but answering at once (no RecordsWait), so tests poll as before.
+	api, err := streams.NewAPI(db, js, streams.APIConfig{Clock: clock, Published: pub, RecordsWait: -1, Logger: log, Registerer: reg})
 	if err != nil {
 		t.Fatalf("streams api: %v", err)
 	}
@@ -131,7 +134,7 @@ func sStart(t *testing.T) *sEnv {
 	url := "http://" + ln.Addr().String()
 	creds := credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")
 	return &sEnv{
-		t: t, db: db, js: js, api: api, clock: clock, url: url,
+		t: t, db: db, js: js, reg: reg, api: api, clock: clock, url: url,
 		ddb: dynamodb.New(dynamodb.Options{Region: sRegion, BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1}),
 		dds: dynamodbstreams.New(dynamodbstreams.Options{Region: sRegion, BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1}),
 	}
@@ -794,4 +797,24 @@ func TestStreamsVisibilityLatency(t *testing.T) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	t.Logf("PutItem acknowledged -> GetRecords: p50 %v p99 %v max %v (%d writes, polling without pause)",
 		lat[n/2], lat[n*99/100], lat[n-1], n)
+	// The shard's end was read from the publisher's tail cache.
+	if hits := e.counter("godwit_streams_get_records_cache_hits_total"); hits < n {
+		t.Errorf("%v GetRecords answered from the tail cache, want at least %d", hits, n)
+	}
+}
+
+// counter is the value of an unlabelled counter in the env's registry.
+func (e *sEnv) counter(name string) float64 {
+	e.t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	e.t.Fatalf("no counter %s", name)
+	return 0
 }
