@@ -39,6 +39,9 @@ type Config struct {
 	TTLSweepInterval time.Duration
 	// NoSync acknowledges writes before the WAL is fsynced.
 	NoSync bool
+	// ItemCacheSize bounds the engine's item caches in bytes (see
+	// engine.Config.ItemCacheSize); 0 means DefaultItemCacheSize, -1 off.
+	ItemCacheSize int64
 	// Pprof serves Go's profiler under /debug/pprof/ on the API listener.
 	Pprof bool
 	// HTTPServer is the API listener's HTTP/1.1 server: wire.TransportLean
@@ -137,6 +140,7 @@ const (
 	DefaultStreamMaxBytes  = 1 << 30
 	DefaultNATSMaxStore    = 64 << 30
 	DefaultPartitions      = 8
+	DefaultItemCacheSize   = 32 << 20
 )
 
 // MaxPartitions mirrors the engine's bound on a table's partition count.
@@ -202,6 +206,9 @@ func (c Config) Validate() error {
 	}
 	if r := c.StreamRetention; r != 0 && r < time.Minute {
 		bad("stream-retention", "%s is below the minimum of 1m", r)
+	}
+	if c.ItemCacheSize < -1 {
+		bad("item-cache-size", "%d: want a size in bytes, or -1 to turn the cache off", c.ItemCacheSize)
 	}
 	if c.StreamMaxBytes < -1 {
 		bad("stream-max-bytes", "%d: want a size in bytes, or -1 for no bound", c.StreamMaxBytes)

@@ -127,6 +127,7 @@ func Start(ctx context.Context, cfg Config) (_ *Region, err error) {
 		DefaultPartitions: parts,
 		TTLSweepInterval:  ttl,
 		NoSync:            cfg.NoSync,
+		ItemCacheSize:     cfg.ItemCacheSize,
 		Clock:             cfg.Clock,
 		MaxClockOffset:    cfg.MaxClockOffset,
 		// Tombstones outlive every record a peer's stream may still deliver.

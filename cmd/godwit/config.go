@@ -46,6 +46,10 @@ type Config struct {
 	// a power loss or kernel crash can lose acknowledged writes (a process
 	// crash cannot). Default false.
 	NoSync bool `yaml:"no-sync"`
+	// ItemCacheSize bounds, in bytes, the partitions' caches of recently
+	// written items, which spare a write its read of the item it replaces.
+	// 0 means the default (32 MiB); -1 turns them off.
+	ItemCacheSize int64 `yaml:"item-cache-size"`
 	// Pprof serves Go's profiler under /debug/pprof/ on the API listener.
 	// Default false; only for diagnosis (it is unauthenticated).
 	Pprof bool `yaml:"pprof"`
@@ -252,6 +256,18 @@ var serveOptions = []option{
 				return fmt.Errorf("%q is not a boolean", v)
 			}
 			c.NoSync = b
+			return nil
+		}},
+	{name: "item-cache-size", usage: "`bytes` of recently written items kept to spare writes a read (-1: off)",
+		def: func(c Config) string {
+			return strconv.FormatInt(orDefault(c.ItemCacheSize, region.DefaultItemCacheSize), 10)
+		},
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not an integer", v)
+			}
+			c.ItemCacheSize = n
 			return nil
 		}},
 	{name: "pprof", isBool: true,

@@ -109,6 +109,7 @@ func (c Config) regionConfig(log hclog.Logger) region.Config {
 		Partitions:       c.Partitions,
 		TTLSweepInterval: c.TTLSweepInterval,
 		NoSync:           c.NoSync,
+		ItemCacheSize:    c.ItemCacheSize,
 		Pprof:            c.Pprof,
 		HTTPServer:       wire.Transport(c.HTTPServer),
 		NATSListen:       c.NATSListen,
