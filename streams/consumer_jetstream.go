@@ -309,6 +309,16 @@ type JetStreamSourceConfig struct {
 	// IdleWait is how long a read waits for a record before it reports the
 	// shard idle (and checks whether it was closed). Default 1s.
 	IdleWait time.Duration
+	// ChangesOnly leaves Record.Event unbuilt (zero), for readers that use
+	// Record.Change only.
+	ChangesOnly bool
+	// SkipOrigin, when set, is asked for each record's origin (its
+	// Godwit-Origin header). A record it returns true for is not decoded:
+	// its Change carries only Partition, Seq (the Godwit-Seq header) and
+	// Origin, and its Event is zero. Global tables' drivers use it for the
+	// records they only count past (changes replicated into the peer from
+	// elsewhere), which are most of a peer's stream.
+	SkipOrigin func(origin string) bool
 }
 
 func (c JetStreamSourceConfig) withDefaults() JetStreamSourceConfig {
@@ -448,7 +458,7 @@ func (r *jsShardReader) Read(ctx context.Context) ([]Record, uint64, error) {
 	if err != nil {
 		return nil, r.pos, fmt.Errorf("streams: read shard %s: %w", r.shard.ID, err)
 	}
-	rec, err := recordOfMsg(&r.src.ts, r.shard, md.Sequence.Stream, m.Headers(), m.Data())
+	rec, err := r.src.record(r.shard, md.Sequence.Stream, m.Headers(), m.Data())
 	if err != nil {
 		return nil, r.pos, err
 	}
@@ -463,8 +473,29 @@ func (r *jsShardReader) Close() error {
 	return nil
 }
 
-// recordOfMsg decodes one stored message of ts's partition subject.
-func recordOfMsg(ts *TableStream, sh Shard, seq uint64, hdr nats.Header, data []byte) (Record, error) {
+// record decodes one message of shard's subject as the source's
+// configuration asks.
+func (s *JetStreamSource) record(sh Shard, seq uint64, hdr nats.Header, data []byte) (Record, error) {
+	if s.cfg.SkipOrigin != nil {
+		if origin := hdr.Get(HeaderOrigin); origin != "" && s.cfg.SkipOrigin(origin) {
+			// NB: a message without a usable Godwit-Seq is decoded in full.
+			if cs, err := strconv.ParseUint(hdr.Get(HeaderSeq), 10, 64); err == nil && cs > 0 {
+				return Record{
+					ShardID:   sh.ID,
+					Partition: sh.Partition,
+					Seq:       seq,
+					Change:    &engine.Change{Partition: sh.Partition, Seq: cs, Origin: origin},
+					Origin:    origin,
+				}, nil
+			}
+		}
+	}
+	return recordOfMsg(&s.ts, sh, seq, hdr, data, !s.cfg.ChangesOnly)
+}
+
+// recordOfMsg decodes one stored message of ts's partition subject, with
+// its Streams API event when event is set.
+func recordOfMsg(ts *TableStream, sh Shard, seq uint64, hdr nats.Header, data []byte, event bool) (Record, error) {
 	c, err := engine.DecodeChange(data)
 	if err != nil {
 		return Record{}, fmt.Errorf("streams: %s message %d: %w", ts.Name, seq, err)
@@ -473,12 +504,15 @@ func recordOfMsg(ts *TableStream, sh Shard, seq uint64, hdr nats.Header, data []
 	if origin == "" {
 		origin = c.Origin
 	}
-	return Record{
+	rec := Record{
 		ShardID:   sh.ID,
 		Partition: sh.Partition,
 		Seq:       seq,
-		Event:     NewStreamRecord(c, seq, ts.Name, ts.ViewType, ts.Region),
 		Change:    c,
 		Origin:    origin,
-	}, nil
+	}
+	if event {
+		rec.Event = NewStreamRecord(c, seq, ts.Name, ts.ViewType, ts.Region)
+	}
+	return rec, nil
 }

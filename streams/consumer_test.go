@@ -1,11 +1,14 @@
 package streams
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -410,5 +413,61 @@ func BenchmarkConsumerTail(b *testing.B) {
 		if _, err := c.Next(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSourceSkipOriginAndChangesOnly: a source told to skip an origin
+// hands out that origin's records undecoded (position, outbox sequence and
+// origin from the headers, no images, no event), and ChangesOnly leaves
+// the event unbuilt; both see the same records as a plain source.
+func TestSourceSkipOriginAndChangesOnly(t *testing.T) {
+	e := rtStart(t, 3)
+	stream := ctTable(e, "skips", ViewNewImage)
+	ctWrite(e, "skips", 4, 0, 20)
+	e.publish()
+	read := func(cfg JetStreamSourceConfig) []Record {
+		t.Helper()
+		cfg.IdleWait = 50 * time.Millisecond
+		src, err := NewJetStreamSource(rtCtx(t), e.js, stream, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := NewConsumer(rtCtx(t), src, ConsumerConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		recs := ctNext(t, c, 20)
+		slices.SortFunc(recs, func(a, b Record) int { return cmp.Compare(a.Seq, b.Seq) })
+		return recs
+	}
+	full := read(JetStreamSourceConfig{})
+	var mu sync.Mutex
+	var asked []string
+	skipped := read(JetStreamSourceConfig{SkipOrigin: func(o string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, o)
+		return true
+	}})
+	lean := read(JetStreamSourceConfig{ChangesOnly: true})
+	for i, f := range full {
+		s, l := skipped[i], lean[i]
+		if f.Origin == "" || f.Event.EventID == "" || f.Change.NewImage == nil {
+			t.Fatalf("plain record %d: %+v", i, f)
+		}
+		if s.Seq != f.Seq || s.Partition != f.Partition || s.Origin != f.Origin ||
+			s.Change.Seq != f.Change.Seq || s.Change.Partition != f.Change.Partition || s.Change.Origin != f.Origin {
+			t.Fatalf("skipped record %d: %+v %+v, plain %+v %+v", i, s, s.Change, f, f.Change)
+		}
+		if s.Change.NewImage != nil || s.Event.EventID != "" {
+			t.Fatalf("skipped record %d was decoded: %+v", i, s)
+		}
+		if l.Event.EventID != "" || ctNewValue(l) != ctNewValue(f) || l.Change.Seq != f.Change.Seq {
+			t.Fatalf("ChangesOnly record %d: %+v, plain %+v", i, l, f)
+		}
+	}
+	if len(asked) < 20 || asked[0] != full[0].Origin {
+		t.Fatalf("SkipOrigin was asked %v", asked)
 	}
 }
