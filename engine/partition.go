@@ -321,6 +321,10 @@ func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) 
 		s.counted = true
 		var err error
 		if p.db.writeOpts.Sync {
+			// NB: Pebble marks ApplyNoSyncWait experimental (CockroachDB
+			// pipelines its Raft log writes with it). What is relied on: the
+			// batch is applied and visible when it returns, its WAL sync is
+			// awaited with SyncWait, and it is not closed before that.
 			err = p.db.pebble.ApplyNoSyncWait(b, p.db.writeOpts)
 			s.wait = err == nil
 		} else {
