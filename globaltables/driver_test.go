@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/godwit-db/godwit/engine/attr"
 	"github.com/godwit-db/godwit/streams"
 	"github.com/godwit-db/godwit/streams/embedded"
+	"github.com/godwit-db/godwit/streams/streamstest"
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,12 +34,7 @@ type gtRegion struct {
 	js   jetstream.JetStream // on this region's own NATS
 }
 
-func gtLogger() hclog.Logger {
-	if os.Getenv("GODWIT_TEST_LOG") == "" {
-		return nil
-	}
-	return hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: os.Stderr})
-}
+func gtLogger() hclog.Logger { return streamstest.Logger() }
 
 func gtStartRegion(t *testing.T, name string) *gtRegion {
 	t.Helper()
@@ -55,66 +50,12 @@ func gtStartRegionN(t *testing.T, name string, partitions int) *gtRegion {
 // opts (when not nil).
 func gtStartRegionOpts(t *testing.T, name string, partitions int, opts func(*engine.Config)) *gtRegion {
 	t.Helper()
-	srv, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: embedded.NoListener, Domain: name, MaxStore: 1 << 30})
-	if err != nil {
+	r := streamstest.Start(t, streamstest.Config{Region: name, Partitions: partitions, Engine: opts})
+	r.CreateStreamedTable(t, gtTable)
+	if err := r.DB.SetReplicated(gtTable, true); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.Shutdown)
-	pubConn, err := srv.Connect(nats.ReconnectBufSize(-1), nats.ReconnectWait(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pubConn.Close)
-	pub, err := streams.NewPublisher(streams.PublisherConfig{
-		PollInterval: 10 * time.Millisecond,
-		MinBackoff:   10 * time.Millisecond,
-		MaxBackoff:   100 * time.Millisecond,
-		MaxBytes:     64 << 20,
-		SyncInterval: time.Hour,
-		Registerer:   prometheus.NewRegistry(),
-		Logger:       gtLogger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecfg := engine.Config{
-		Dir: t.TempDir(), Region: name, DefaultPartitions: partitions, NoSync: true,
-		TTLSweepInterval: -1, Listener: pub.Listener(),
-	}
-	if opts != nil {
-		opts(&ecfg)
-	}
-	db, err := engine.Open(ecfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := pub.Start(db, pubConn); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = pub.Stop(ctx)
-	})
-	on := true
-	if _, err := db.CreateTable(context.Background(), &engine.CreateTableInput{
-		TableName:            gtTable,
-		AttributeDefinitions: []engine.AttributeDefinition{{AttributeName: "pk", AttributeType: "S"}},
-		KeySchema:            []engine.KeySchemaElement{{AttributeName: "pk", KeyType: "HASH"}},
-		BillingMode:          "PAY_PER_REQUEST",
-		StreamSpecification:  &engine.StreamSpecification{StreamEnabled: &on, StreamViewType: "NEW_AND_OLD_IMAGES"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.SetReplicated(gtTable, true); err != nil {
-		t.Fatal(err)
-	}
-	js, err := jetstream.New(gtConn(t, srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &gtRegion{name: name, db: db, srv: srv, js: js}
+	return &gtRegion{name: name, db: r.DB, srv: r.Server, js: r.JS}
 }
 
 // gtConn is a client connection to srv, closed at cleanup.

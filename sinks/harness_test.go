@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -15,8 +14,8 @@ import (
 	"github.com/godwit-db/godwit/engine/attr"
 	"github.com/godwit-db/godwit/streams"
 	"github.com/godwit-db/godwit/streams/embedded"
+	"github.com/godwit-db/godwit/streams/streamstest"
 	"github.com/hashicorp/go-hclog"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -37,12 +36,7 @@ type env struct {
 	reg   *prometheus.Registry
 }
 
-func testLogger() hclog.Logger {
-	if os.Getenv("GODWIT_TEST_LOG") == "" {
-		return nil
-	}
-	return hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: os.Stderr})
-}
+func testLogger() hclog.Logger { return streamstest.Logger() }
 
 // newEnv starts a region with a table of the given partition count. A nil
 // clock is the system clock.
@@ -51,59 +45,9 @@ func newEnv(t *testing.T, partitions int, clock conflict.PhysicalClock) *env {
 	if clock == nil {
 		clock = conflict.SystemClock{}
 	}
-	srv, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: embedded.NoListener, Domain: testRegion, MaxStore: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	pubConn, err := srv.Connect(nats.ReconnectBufSize(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pubConn.Close)
-	pub, err := streams.NewPublisher(streams.PublisherConfig{
-		PollInterval: 5 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
-		MaxBytes: 64 << 20, SyncInterval: time.Hour, Registerer: prometheus.NewRegistry(), Logger: testLogger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := engine.Open(engine.Config{
-		Dir: t.TempDir(), Region: testRegion, DefaultPartitions: partitions, NoSync: true,
-		TTLSweepInterval: -1, Listener: pub.Listener(), Clock: clock,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := pub.Start(db, pubConn); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = pub.Stop(ctx)
-	})
-	on := true
-	if _, err := db.CreateTable(context.Background(), &engine.CreateTableInput{
-		TableName:            testTable,
-		AttributeDefinitions: []engine.AttributeDefinition{{AttributeName: "pk", AttributeType: "S"}},
-		KeySchema:            []engine.KeySchemaElement{{AttributeName: "pk", KeyType: "HASH"}},
-		BillingMode:          "PAY_PER_REQUEST",
-		StreamSpecification:  &engine.StreamSpecification{StreamEnabled: &on, StreamViewType: "NEW_AND_OLD_IMAGES"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, srv: srv, db: db, js: js, clock: clock, reg: prometheus.NewRegistry()}
+	r := streamstest.Start(t, streamstest.Config{Region: testRegion, Partitions: partitions, Clock: clock})
+	r.CreateStreamedTable(t, testTable)
+	return &env{t: t, srv: r.Server, db: r.DB, js: r.JS, clock: clock, reg: prometheus.NewRegistry()}
 }
 
 // put writes item pk=k with attribute v (and status when not "").
