@@ -28,8 +28,10 @@ type DB struct {
 	writeOpts *pebble.WriteOptions
 	// itemCache is the budget of the partitions' item caches; nil: off.
 	itemCache *cacheBudget
-	clock     *conflict.Clock
-	metrics   *metrics
+	// stalls counts Pebble's write stalls.
+	stalls  *writeStalls
+	clock   *conflict.Clock
+	metrics *metrics
 
 	// mu guards tables and nextID and serialises catalog changes.
 	mu     sync.RWMutex
@@ -81,11 +83,14 @@ func Open(cfg Config) (*DB, error) {
 	if cfg.InMemory {
 		dir = ""
 	}
+	stalls := &writeStalls{log: log}
+	opts.EventListener = &pebble.EventListener{WriteStallBegin: stalls.begin, WriteStallEnd: stalls.end}
 	pdb, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("engine: open pebble at %q: %w", dir, err)
 	}
 	db := &DB{
+		stalls:    stalls,
 		cfg:       cfg,
 		log:       log,
 		pebble:    pdb,

@@ -1,6 +1,11 @@
 package engine
 
 import (
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -75,6 +80,9 @@ var (
 	descPebbleWALBytes    = prometheus.NewDesc("godwit_pebble_wal_bytes", "Bytes in Pebble's live WAL files.", nil, nil)
 	descPebbleL0Files     = prometheus.NewDesc("godwit_pebble_l0_files", "Files in L0 (a backlog signal).", nil, nil)
 
+	descWriteStalls       = prometheus.NewDesc("godwit_pebble_write_stalls_total", "Pebble write stalls: writes held back until compactions catch up.", nil, nil)
+	descWriteStallSeconds = prometheus.NewDesc("godwit_pebble_write_stall_seconds_total", "Time writes spent held back by Pebble write stalls (finished stalls).", nil, nil)
+
 	descItemCacheHits   = prometheus.NewDesc("godwit_engine_item_cache_hits_total", "Reads before a write answered by the partitions' item caches.", nil, nil)
 	descItemCacheMisses = prometheus.NewDesc("godwit_engine_item_cache_misses_total", "Reads before a write that went to Pebble (not cached, or the cache bypassed).", nil, nil)
 	descItemCacheBytes  = prometheus.NewDesc("godwit_engine_item_cache_bytes", "Bytes held by the partitions' item caches (approximate).", nil, nil)
@@ -83,7 +91,7 @@ var (
 func (c *pebbleCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPebbleDiskBytes, descPebbleReadAmp, descPebbleCompactions, descPebbleFlushes,
 		descPebbleCacheHits, descPebbleCacheMisses, descPebbleCacheBytes, descPebbleMemtable, descPebbleWALBytes, descPebbleL0Files,
-		descItemCacheHits, descItemCacheMisses, descItemCacheBytes} {
+		descItemCacheHits, descItemCacheMisses, descItemCacheBytes, descWriteStalls, descWriteStallSeconds} {
 		ch <- d
 	}
 }
@@ -104,9 +112,35 @@ func (c *pebbleCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descPebbleMemtable, float64(m.MemTable.Size))
 	gauge(descPebbleWALBytes, float64(m.WAL.Size))
 	gauge(descPebbleL0Files, float64(m.Levels[0].TablesCount))
+	counter(descWriteStalls, float64(c.db.stalls.count.Load()))
+	counter(descWriteStallSeconds, time.Duration(c.db.stalls.nanos.Load()).Seconds())
 	if b := c.db.itemCache; b != nil {
 		counter(descItemCacheHits, float64(b.hits.Load()))
 		counter(descItemCacheMisses, float64(b.misses.Load()))
 		gauge(descItemCacheBytes, float64(b.used.Load()))
+	}
+}
+
+// writeStalls counts Pebble's write stalls (writes held back while
+// compactions catch up) and logs each one: on a small machine they are
+// what turns a burst of writes into a tail of slow answers.
+type writeStalls struct {
+	log   hclog.Logger
+	count atomic.Uint64
+	start atomic.Int64 // UnixNano of the current stall's start, 0 when none
+	nanos atomic.Int64 // the finished stalls' total
+}
+
+func (w *writeStalls) begin(info pebble.WriteStallBeginInfo) {
+	w.count.Add(1)
+	w.start.Store(time.Now().UnixNano())
+	w.log.Warn("pebble write stall: writes are held back until compactions catch up", "reason", info.Reason)
+}
+
+func (w *writeStalls) end() {
+	if start := w.start.Swap(0); start != 0 {
+		d := time.Duration(time.Now().UnixNano() - start)
+		w.nanos.Add(int64(d))
+		w.log.Info("pebble write stall ended", "duration", d)
 	}
 }
