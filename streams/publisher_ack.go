@@ -152,7 +152,9 @@ func parsePubAck(m *nats.Msg) (seq uint64, duplicate bool, err error) {
 		return 0, false, fmt.Errorf("malformed publish acknowledgement %q", m.Data)
 	}
 	digits := 0
-	for _, c := range m.Data[i+len(`"seq":`):] {
+	// NB: nats-server writes the number right after the colon; JSON
+	// allows spaces there, which are skipped.
+	for _, c := range bytes.TrimLeft(m.Data[i+len(`"seq":`):], " \t\r\n") {
 		if c < '0' || c > '9' {
 			break
 		}

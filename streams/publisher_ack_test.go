@@ -20,6 +20,7 @@ func TestParsePubAck(t *testing.T) {
 		{name: "duplicate", msg: &nats.Msg{Data: []byte(`{"stream":"S","seq":7,"duplicate":true}`)}, dup: true},
 		// NB: what nats-server writes.
 		{name: "server duplicate", msg: &nats.Msg{Data: []byte(`{"stream":"S", "domain":"d", "seq":7,"duplicate": true}`)}, dup: true},
+		{name: "spaced", msg: &nats.Msg{Data: []byte(`{"stream": "S", "seq": 7, "duplicate": true}`)}, dup: true},
 		{name: "not duplicate", msg: &nats.Msg{Data: []byte(`{"stream":"S","seq":7,"duplicate": false}`)}},
 		{name: "no seq digits", msg: &nats.Msg{Data: []byte(`{"stream":"S","seq":"x"}`)}, wantErr: true},
 		{name: "seq overflow", msg: &nats.Msg{Data: []byte(`{"stream":"S","seq":99999999999999999999}`)}, wantErr: true},
