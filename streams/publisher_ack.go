@@ -171,7 +171,7 @@ func parsePubAck(m *nats.Msg) (seq uint64, duplicate bool, err error) {
 }
 
 // ackDuplicate reports whether a PubAck says "duplicate": true (the server
-// writes a space after the colon; any JSON spacing is accepted).
+// writes a space after the colon; any spacing there is accepted).
 func ackDuplicate(b []byte) bool {
 	i := bytes.Index(b, []byte(`"duplicate":`))
 	if i < 0 {
