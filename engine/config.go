@@ -40,7 +40,8 @@ type Config struct {
 	// NoSync skips the WAL fsync before acknowledging a write. Default false:
 	// an acknowledged write survives kill -9 and power loss.
 	NoSync bool
-	// CacheSize is Pebble's block cache in bytes. Default 64 MiB.
+	// CacheSize is Pebble's block cache in bytes. Default 64 MiB. The
+	// memtables Pebble charges to its cache come on top (see Open).
 	CacheSize int64
 	// MemTableSize is Pebble's memtable size in bytes. Default 32 MiB.
 	MemTableSize uint64

@@ -62,14 +62,21 @@ func Open(cfg Config) (*DB, error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger.Named("engine")
 
-	cache := pebble.NewCache(cfg.CacheSize)
-	defer cache.Unref()
 	opts := &pebble.Options{
-		Cache:              cache,
 		FormatMajorVersion: pebble.FormatNewest,
 		MemTableSize:       cfg.MemTableSize,
 		Logger:             pebbleLogger{log.Named("pebble")},
 	}
+	opts.MemTableStopWritesThreshold = 2 // Pebble's default, named for the sum below
+	// NB: Pebble charges every memtable it holds to the block cache: the
+	// mutable one, those waiting for their flush and one kept for reuse.
+	// With a cache no larger than those, blocks get no room at all — a
+	// 64 MiB cache beside 32 MiB memtables cached nothing once writes
+	// rotated two of them, and every lookup missing the item cache went to
+	// disk. The cache is sized for its blocks plus that charge.
+	memtables := int64(opts.MemTableStopWritesThreshold+1) * int64(cfg.MemTableSize)
+	opts.Cache = pebble.NewCache(cfg.CacheSize + memtables)
+	defer opts.Cache.Unref()
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}

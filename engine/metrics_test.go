@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -45,5 +47,49 @@ func TestWriteStallsAreCounted(t *testing.T) {
 	db.stalls.end() // an end without a begin adds nothing
 	if n, s := gather(); n != 1 || s <= 0 {
 		t.Fatalf("after a stall: %v stalls, %v s; want 1 and a positive time", n, s)
+	}
+}
+
+// TestBlockCacheKeepsBlocksBesideMemtables: Pebble charges its memtables
+// to the block cache, so a cache sized like the memtables cached no block
+// at all once writes had rotated a few of them. Open sizes the cache for
+// both; a second read of the same keys must hit it.
+func TestBlockCacheKeepsBlocksBesideMemtables(t *testing.T) {
+	db, err := Open(Config{Dir: t.TempDir(), NoSync: true, TTLSweepInterval: -1,
+		CacheSize: 1 << 20, MemTableSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	key := func(i int) []byte { return fmt.Appendf(nil, "test-block-cache-%06d", i) }
+	val := bytes.Repeat([]byte{'v'}, 200)
+	const n = 20000 // ~4.5 MiB: several memtable rotations
+	for i := range n {
+		if err := db.pebble.Set(key(i), val, pebble.NoSync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.pebble.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	read := func() {
+		for i := 0; i < n; i += 97 { // a few hundred keys, some per block
+			v, closer, err := db.pebble.Get(key(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(v, val) {
+				t.Fatalf("key %d: wrong value", i)
+			}
+			closer.Close()
+		}
+	}
+	read()
+	before := db.pebble.Metrics().BlockCache
+	read()
+	after := db.pebble.Metrics().BlockCache
+	if after.Hits == before.Hits || after.Size == 0 {
+		t.Fatalf("second read: %d block cache hits, %d misses, %d bytes cached; want hits and bytes",
+			after.Hits-before.Hits, after.Misses-before.Misses, after.Size)
 	}
 }
