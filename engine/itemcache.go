@@ -56,10 +56,30 @@ func (s batchItems) readStamp(key []byte) (conflict.Stamp, attr.Item, error) {
 func (batchItems) wrote([]byte, []byte) {}
 
 // cacheBudget is the byte budget every partition's item cache shares.
+//
+// A partition evicts only its own entries (its cache has no lock), so a
+// shared budget alone would let the first busy table keep all of it and a
+// table that becomes busy later get nothing. Each cache therefore has a
+// share, limit / caches: a cache below its share admits entries even when
+// the budget is spent, and a cache at or above its share evicts its own
+// entries while the budget is exceeded. Busy partitions above their share
+// give bytes back on their next writes; idle ones keep theirs, so the
+// total can exceed the limit by at most the shares of caches still
+// growing into them (never more than the limit again).
 type cacheBudget struct {
 	limit        int64
 	used         atomic.Int64
+	caches       atomic.Int64 // open item caches
 	hits, misses atomic.Uint64
+}
+
+// share is the bytes a cache may hold however full the budget is.
+func (b *cacheBudget) share() int64 {
+	n := b.caches.Load()
+	if n < 1 {
+		n = 1
+	}
+	return b.limit / n
 }
 
 // cacheEntryOverhead approximates an entry's map and header cost in bytes.
@@ -74,6 +94,7 @@ type itemCache struct {
 }
 
 func newItemCache(b *cacheBudget) *itemCache {
+	b.caches.Add(1)
 	return &itemCache{budget: b, m: make(map[string][]byte)}
 }
 
@@ -86,18 +107,20 @@ func (c *itemCache) get(key []byte) (v []byte, ok bool) {
 	return v, ok
 }
 
-// put stores v at key, evicting entries of this partition while the
-// shared budget is exceeded. An entry that does not fit is not kept.
+// put stores v at key. While the shared budget is exceeded, a cache at or
+// above its share evicts its own entries; one below it admits the entry
+// (see cacheBudget). An entry larger than the share is not kept.
 func (c *itemCache) put(key string, v []byte) {
 	if old, ok := c.m[key]; ok {
 		c.release(entrySize(key, old))
 		delete(c.m, key)
 	}
 	n := entrySize(key, v)
-	for c.budget.used.Load()+n > c.budget.limit {
-		if len(c.m) == 0 {
-			return
-		}
+	share := c.budget.share()
+	if n > share {
+		return
+	}
+	for c.budget.used.Load()+n > c.budget.limit && c.bytes+n > share {
 		// NB: Go starts every map iteration at a random place, so this
 		// evicts a random entry.
 		for k, old := range c.m {
@@ -114,6 +137,12 @@ func (c *itemCache) put(key string, v []byte) {
 func (c *itemCache) release(n int64) {
 	c.bytes -= n
 	c.budget.used.Add(-n)
+}
+
+// close empties the cache and leaves the budget's shares to the others.
+func (c *itemCache) close() {
+	c.reset()
+	c.budget.caches.Add(-1)
 }
 
 // reset empties the cache.

@@ -143,3 +143,52 @@ func bypassingPut(db *DB, table, k string, v int) error {
 		return db.apply(batchItems{b}, b, d, tb.m(), w)
 	})
 }
+
+// TestItemCacheShares checks that a cache filled first cannot keep the
+// whole shared budget from a cache that becomes busy later, and that the
+// budget is kept again once the first one writes.
+func TestItemCacheShares(t *testing.T) {
+	const entry = 100 // bytes per entry below
+	b := &cacheBudget{limit: 40 * entry}
+	a, c := newItemCache(b), newItemCache(b)
+	val := make([]byte, entry-cacheEntryOverhead-4)
+	key := func(p string, i int) string { return fmt.Sprintf("%s%03d", p, i) }
+	if n := entrySize(key("a", 0), val); n != entry {
+		t.Fatalf("entry size %d, want %d", n, entry)
+	}
+	for i := range 40 {
+		a.put(key("a", i), val)
+	}
+	if a.bytes != b.limit || b.used.Load() != b.limit {
+		t.Fatalf("a holds %d, budget used %d; want both %d", a.bytes, b.used.Load(), b.limit)
+	}
+	// c is below its share (half the budget): it admits its entries.
+	for i := range 30 {
+		c.put(key("c", i), val)
+	}
+	if want := b.share(); c.bytes != want {
+		t.Fatalf("c holds %d bytes, want its share %d", c.bytes, want)
+	}
+	if _, ok := c.get([]byte(key("c", 29))); !ok {
+		t.Fatal("c did not keep the entry it just wrote")
+	}
+	// a is above its share: its next write brings the budget back.
+	a.put(key("a", 99), val)
+	if got := b.used.Load(); got > b.limit {
+		t.Fatalf("budget used %d after a's write, want <= %d", got, b.limit)
+	}
+	if a.bytes != b.share() {
+		t.Fatalf("a holds %d bytes, want its share %d", a.bytes, b.share())
+	}
+	// Closing c gives its bytes and its share back.
+	c.close()
+	if b.used.Load() != a.bytes || b.share() != b.limit {
+		t.Fatalf("after close: used %d (a %d), share %d", b.used.Load(), a.bytes, b.share())
+	}
+	// An entry larger than the share is not kept.
+	big := make([]byte, b.limit)
+	a.put("big", big)
+	if _, ok := a.get([]byte("big")); ok {
+		t.Fatal("an entry larger than the budget was kept")
+	}
+}

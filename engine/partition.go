@@ -210,7 +210,7 @@ func (p *partition) run() {
 		close(p.syncs)
 		<-p.synced
 		if p.items.cache != nil {
-			p.items.cache.reset() // gives its bytes back to the shared budget
+			p.items.cache.close() // gives its bytes and share back to the shared budget
 		}
 		close(p.done)
 	}()
