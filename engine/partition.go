@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/godwit-db/godwit/engine/apierr"
@@ -325,10 +326,15 @@ func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) 
 			// pipelines its Raft log writes with it). What is relied on: the
 			// batch is applied and visible when it returns, its WAL sync is
 			// awaited with SyncWait, and it is not closed before that.
+			start := time.Now()
 			err = p.db.pebble.ApplyNoSyncWait(b, p.db.writeOpts)
 			s.wait = err == nil
+			s.applied = time.Now()
+			p.db.metrics.commitApply.Observe(s.applied.Sub(start).Seconds())
 		} else {
+			start := time.Now()
 			err = b.Commit(p.db.writeOpts)
+			p.db.metrics.commitApply.Observe(time.Since(start).Seconds())
 		}
 		p.items.end(err == nil)
 		if err != nil {
@@ -353,6 +359,7 @@ type groupSync struct {
 	group     []*writeReq
 	b         *pebble.Batch // nil when nothing was applied
 	wait      bool          // b's WAL sync is still to be awaited
+	applied   time.Time     // when b became visible (wait only)
 	counted   bool          // beginCommit was called for it
 	notifySeq uint64        // >0: the group advanced the outbox to this sequence
 	stats     *partStats    // the partition's stats once the group is durable
@@ -375,7 +382,9 @@ func (p *partition) syncLoop() {
 		err := s.err
 		if s.b != nil {
 			if s.wait {
-				if serr := s.b.SyncWait(); serr != nil && broken == nil {
+				serr := s.b.SyncWait()
+				p.db.metrics.commitSync.Observe(time.Since(s.applied).Seconds())
+				if serr != nil && broken == nil {
 					// NB: the group is visible but not durable, and later
 					// groups may have read it: fail them all.
 					p.db.log.Error("WAL sync failed", "table-id", p.tableID, "partition", p.id, "error", serr)
