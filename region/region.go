@@ -104,7 +104,7 @@ func Start(ctx context.Context, cfg Config) (_ *Region, err error) {
 	r.pub, err = streams.NewPublisher(streams.PublisherConfig{
 		Retention:       cfg.streamRetention(),
 		MaxBytes:        orDefault(cfg.StreamMaxBytes, DefaultStreamMaxBytes),
-		DuplicateWindow: min(10*time.Minute, cfg.streamRetention()),
+		DuplicateWindow: min(streams.DefaultPublisherConfig().DuplicateWindow, cfg.streamRetention()),
 		SyncInterval:    r.nats.syncInterval,
 		PollInterval:    cfg.PublisherPollInterval,
 		Logger:          log,

@@ -28,7 +28,10 @@ type PublisherConfig struct {
 	MaxBytes int64
 	// DuplicateWindow is JetStream's Nats-Msg-Id dedupe window. Records
 	// republished after a failure within it are dropped by JetStream.
-	// At most Retention. Default 10m.
+	// Republishes follow their failure within PublishTimeout plus a backoff,
+	// and the server keeps one entry per record for the whole window, so a
+	// long window costs memory (window × rate entries), not safety. At most
+	// Retention. Default 2m.
 	DuplicateWindow time.Duration
 	// Replicas is the replica count of new JetStream streams (3 on a NATS
 	// cluster). Default 1.
@@ -78,7 +81,7 @@ func DefaultPublisherConfig() PublisherConfig {
 	return PublisherConfig{
 		Retention:        24 * time.Hour,
 		MaxBytes:         1 << 30,
-		DuplicateWindow:  10 * time.Minute,
+		DuplicateWindow:  2 * time.Minute,
 		Replicas:         1,
 		SyncInterval:     2 * time.Minute,
 		MaxInFlight:      512,
