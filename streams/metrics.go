@@ -26,7 +26,7 @@ func newPublisherMetrics(reg prometheus.Registerer) (*publisherMetrics, error) {
 		}, []string{"table", "partition"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "godwit", Subsystem: "streams", Name: "publish_latency_seconds",
-			Help:    "Time from a change's commit to JetStream's acknowledgement of its record.",
+			Help:    "Time from a change's commit to JetStream's acknowledgement of its record, once per message (for its oldest record).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5ms .. ~16s
 		}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -35,7 +35,7 @@ func newPublisherMetrics(reg prometheus.Registerer) (*publisherMetrics, error) {
 		}, []string{"table"}),
 		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "godwit", Subsystem: "streams", Name: "records_deduplicated_total",
-			Help: "Records JetStream already held (Nats-Msg-Id dedupe) when republished after a failure.",
+			Help: "Messages JetStream already held (Nats-Msg-Id dedupe) when republished after a failure; each makes the partition resume from JetStream.",
 		}, []string{"table"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "godwit", Subsystem: "streams", Name: "publish_errors_total",

@@ -2,8 +2,11 @@ package streams
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -485,6 +488,9 @@ type pubWorker struct {
 	ensured  map[string]time.Time // label -> incarnation of its stream, known to exist
 	sent     uint64               // highest entry handed to NATS (or skipped)
 	inflight []pubPending
+	// recut holds, in order, the spans of messages whose fate a failure
+	// left unknown, to be republished with the same cuts (see cut).
+	recut []pubPending
 	// inflightBuf is the largest array inflight has used: inflight restarts
 	// at its front whenever it empties, so draining does not regrow it.
 	inflightBuf []pubPending
@@ -529,7 +535,8 @@ func (w *pubWorker) namesFor(label string) *labelNames {
 // for an entry JetStream already held (nothing to wait for), else the time
 // by which its acknowledgement must have arrived.
 type pubPending struct {
-	seq      uint64
+	first    uint64 // the message's first entry; 0 for an entry not published
+	seq      uint64 // the message's last entry
 	label    string
 	created  int64
 	deadline time.Time
@@ -647,13 +654,17 @@ func (w *pubWorker) drain(ctx context.Context) error {
 			w.advanceDone(max(w.sent, head))
 			return nil
 		}
-		for i := range batch {
-			err := w.publish(ctx, &batch[i])
-			batch[i] = engine.OutboxEntry{} // NB: the reused slice must not pin the data
-			if err != nil {
+		for i := 0; i < len(batch); {
+			n, err := w.publish(ctx, batch[i:])
+			clear(batch[i : i+n]) // NB: the reused slice must not pin the data
+			if err != nil || n == 0 {
 				clear(batch[i:])
-				return err
+				if err != nil {
+					return err
+				}
+				break // the next read starts at w.sent+1
 			}
+			i += n
 		}
 		// NB: under a steady stream of writes drain does not return;
 		// trimming and the backlog gauge must not wait for a quiet moment.
@@ -731,7 +742,9 @@ func streamLabelOf(info engine.TableInfo) string {
 func (w *pubWorker) unsync() {
 	for _, e := range w.inflight {
 		if !e.deadline.IsZero() {
-			_, _ = w.acks.wait(w.p.ctx, e.seq, e.deadline, e.lost)
+			if ack, err := w.acks.wait(w.p.ctx, e.seq, e.deadline, e.lost); err != nil || ack.duplicate {
+				w.remember(e)
+			}
 		}
 	}
 	w.inflight = nil
@@ -759,18 +772,22 @@ func (w *pubWorker) lastFor(ctx context.Context, label string) (uint64, error) {
 	return n, nil
 }
 
-// publish hands one outbox entry to NATS (or skips it if JetStream holds it).
-func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
+// publish hands the first of entries to NATS, together with as many of
+// the following ones as one message may carry (cut), or skips it if
+// JetStream holds it. It returns how many entries it consumed (at least
+// one unless it fails).
+func (w *pubWorker) publish(ctx context.Context, entries []engine.OutboxEntry) (int, error) {
+	c := &entries[0]
 	label := c.StreamLabel
 	if label == "" {
 		w.logger().Warn("outbox entry without a stream label; skipped", "seq", c.Seq)
 		w.sent = c.Seq
 		w.addInflight(pubPending{seq: c.Seq})
-		return nil
+		return 1, nil
 	}
 	last, err := w.lastFor(ctx, label)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if c.Seq <= last {
 		w.sent = c.Seq
@@ -779,35 +796,41 @@ func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
 		} else {
 			w.addInflight(pubPending{seq: c.Seq, label: label})
 		}
-		return nil
+		return 1, nil
 	}
 	if label != w.prevLabel {
 		// Barrier: the previous label's records are all acknowledged
 		// before the first of this one is sent.
 		if err := w.settleAll(ctx); err != nil {
-			return err
+			return 0, err
 		}
 		w.prevLabel = label
 		w.tailRetry = time.Time{} // NB: a new label's tail cache is primed at once
 	}
 	if err := w.ensure(ctx, label); err != nil {
-		return err
+		return 0, err
 	}
 	for len(w.inflight) >= w.p.cfg.MaxInFlight {
 		if err := w.settleOne(ctx); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := w.acks.subscribe(w.p.nc); err != nil {
-		return err
+		return 0, err
 	}
+	n := w.cut(entries)
+	if n == 0 {
+		return 0, nil
+	}
+	first, lastSeq := c.Seq, entries[n-1].Seq
 	names := w.namesFor(label)
-	seq := strconv.FormatUint(c.Seq, 10)
-	// NB: the body is the outbox entry's stored bytes, which are the
-	// Change's AppendBinary encoding (the message format). The message is
-	// published with a plain PublishMsg, never retried by the client (a
-	// delayed retry could land after later records), and its ack comes
-	// back on the worker's own reply subject (pubAcks).
+	seq := strconv.FormatUint(lastSeq, 10)
+	// NB: the body is the outbox entries' stored bytes, which are the
+	// Changes' AppendBinary encodings, framed when there are several
+	// (layout.go). The message is published with a plain PublishMsg,
+	// never retried by the client (a delayed retry could land after later
+	// records), and its ack comes back on the worker's own reply subject
+	// (pubAcks), keyed by its last record's sequence.
 	msg := w.msg
 	if msg == nil {
 		msg = &nats.Msg{Header: nats.Header{
@@ -819,15 +842,32 @@ func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
 		}}
 		w.msg = msg
 	}
-	msg.Subject, msg.Data, msg.Reply = names.subject, c.Data, w.acks.reply(c.Seq)
-	msg.Header[HeaderMsgID][0] = names.msgIDPrefix + seq
+	msg.Subject, msg.Reply = names.subject, w.acks.reply(lastSeq)
+	if n == 1 {
+		msg.Data = c.Data
+		delete(msg.Header, HeaderCount)
+	} else {
+		size := 0
+		for i := range n {
+			size += binary.MaxVarintLen32 + len(entries[i].Data)
+		}
+		// NB: a fresh body per message: the tail cache keeps it.
+		body := make([]byte, 0, size)
+		for i := range n {
+			body = AppendRecord(body, entries[i].Data)
+		}
+		msg.Data = body
+		msg.Header[HeaderCount] = []string{strconv.Itoa(n)}
+	}
+	msg.Header[HeaderMsgID][0] = names.msgIDPrefix + strconv.FormatUint(first, 10)
 	msg.Header[HeaderOrigin][0] = c.Origin
 	msg.Header[HeaderSeq][0] = seq
 	msg.Header[jetstream.ExpectedStreamHeader][0] = names.stream
+	pending := pubPending{first: first, seq: lastSeq, label: label, created: c.CreatedAt}
 	if w.tail != nil {
-		if err := w.track(ctx, names, c.Seq, msg); err != nil {
+		if err := w.track(ctx, names, lastSeq, msg); err != nil {
 			msg.Data = nil
-			return err
+			return 0, err
 		}
 	}
 	lost := w.p.lost.Load() // NB: before the publish, so a loss during it counts
@@ -837,15 +877,83 @@ func (w *pubWorker) publish(ctx context.Context, c *engine.OutboxEntry) error {
 		if w.tail != nil {
 			w.tail.invalidate()
 		}
-		return fmt.Errorf("publish seq %d: %w", c.Seq, err)
+		w.remember(pending) // NB: it may have left, in part or whole
+		return 0, fmt.Errorf("publish seq %d-%d: %w", first, lastSeq, err)
 	}
-	w.sent = c.Seq
-	w.addInflight(pubPending{seq: c.Seq, label: label, created: c.CreatedAt,
-		deadline: time.Now().Add(w.p.cfg.PublishTimeout), lost: lost})
-	return nil
+	w.sent = lastSeq
+	pending.deadline, pending.lost = time.Now().Add(w.p.cfg.PublishTimeout), lost
+	w.addInflight(pending)
+	return n, nil
+}
+
+// maxMessageBytes bounds the body of a message of several records (a
+// record larger than it travels alone); NATS's default max_payload is 1 MiB.
+const maxMessageBytes = 256 << 10
+
+// cut is how many of entries (the first to be published, the rest
+// following it in the outbox) go into one message: consecutive entries of
+// the first's label and origin, at most MaxRecordsPerMessage and
+// BatchSize of them and maxMessageBytes of body.
+//
+// After a failure, messages whose fate was unknown are republished with
+// the same cuts (recut), so that JetStream's dedupe, keyed by a message's
+// first record, recognises each of them if its first copy was stored
+// after all: a message never starts inside, or runs across the start of,
+// a remembered one.
+func (w *pubWorker) cut(entries []engine.OutboxEntry) int {
+	c := &entries[0]
+	for len(w.recut) > 0 && w.recut[0].seq < c.Seq {
+		w.recut = w.recut[1:]
+	}
+	limit := min(len(entries), MaxRecordsPerMessage, w.p.cfg.BatchSize)
+	if len(w.recut) > 0 && w.recut[0].first == c.Seq {
+		r := w.recut[0]
+		n := int(r.seq - r.first + 1)
+		if n <= len(entries) && entries[n-1].Seq == r.seq {
+			w.recut = w.recut[1:]
+			return n
+		}
+		if n <= w.p.cfg.BatchSize && len(entries) < n {
+			return 0 // NB: the span runs past this read; the next one starts with it
+		}
+		// NB: cannot happen (the span's entries are durable, untrimmed and
+		// fit one read); publishing another cut is still exactly-once, as
+		// a duplicate ack makes the worker resync.
+		w.recut = w.recut[1:]
+	}
+	size := len(c.Data)
+	n := 1
+	for ; n < limit; n++ {
+		e := &entries[n]
+		if e.StreamLabel != c.StreamLabel || e.Origin != c.Origin || e.Seq != c.Seq+uint64(n) {
+			break
+		}
+		if len(w.recut) > 0 && w.recut[0].first == e.Seq {
+			break
+		}
+		if size += len(e.Data) + binary.MaxVarintLen32; size > maxMessageBytes {
+			break
+		}
+	}
+	return n
+}
+
+// remember keeps the span of a message whose fate is unknown (see cut).
+func (w *pubWorker) remember(e pubPending) {
+	if e.first == 0 {
+		return
+	}
+	i := sort.Search(len(w.recut), func(i int) bool { return w.recut[i].first >= e.first })
+	if i < len(w.recut) && w.recut[i].first == e.first {
+		return
+	}
+	w.recut = slices.Insert(w.recut, i, e)
 }
 
 var errRecreated = errors.New("streams: the stream was recreated; resyncing")
+
+// errDuplicate: JetStream acknowledged a message as a duplicate.
+var errDuplicate = errors.New("streams: JetStream already held a message starting there; resyncing")
 
 // ensure makes sure label's JetStream stream exists, once per resync, and
 // fails with errRecreated when the publisher has seen another incarnation
@@ -897,12 +1005,21 @@ func (w *pubWorker) settleOne(ctx context.Context) error {
 			// NB: settled (answered or timed out): drop it, or unsync
 			// would wait for it again.
 			w.inflight = w.inflight[1:]
-			return fmt.Errorf("publish seq %d: %w", e.seq, err)
+			w.remember(e)
+			return fmt.Errorf("publish seq %d-%d: %w", e.first, e.seq, err)
 		}
 	}
 	w.inflight = w.inflight[1:]
 	if len(w.inflight) == 0 {
 		w.inflight = w.inflightBuf[:0]
+	}
+	if ack.duplicate {
+		// NB: JetStream holds a message that starts at the same entry, but
+		// not necessarily one that ends at the same entry (one cut by an
+		// earlier incarnation of this worker): only a resync knows what
+		// it holds.
+		w.p.m.duplicates.WithLabelValues(w.table).Inc()
+		return fmt.Errorf("publish seq %d-%d: %w", e.first, e.seq, errDuplicate)
 	}
 	if e.label != "" {
 		w.last[e.label] = e.seq
@@ -910,11 +1027,8 @@ func (w *pubWorker) settleOne(ctx context.Context) error {
 	w.acked(e.seq)
 	if !e.deadline.IsZero() {
 		now := w.p.cfg.Now()
-		w.p.m.published.WithLabelValues(w.table).Inc()
+		w.p.m.published.WithLabelValues(w.table).Add(float64(e.seq - e.first + 1))
 		w.p.m.latency.Observe(now.Sub(time.Unix(0, e.created)).Seconds())
-		if ack.duplicate {
-			w.p.m.duplicates.WithLabelValues(w.table).Inc()
-		}
 	}
 	return nil
 }

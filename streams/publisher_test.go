@@ -188,11 +188,14 @@ func pubCaughtUp(t *testing.T, p *Publisher) {
 	pubEventually(t, 20*time.Second, "the publisher to catch up", func() bool { return p.Backlog() == 0 })
 }
 
-// pubRecord is one stored message.
+// pubRecord is one stored record: the index-th of the count records of
+// the message at jsSeq.
 type pubRecord struct {
-	jsSeq  uint64
-	header nats.Header
-	change *engine.Change
+	jsSeq        uint64
+	index, count int
+	size         int // of the message's body
+	header       nats.Header
+	change       *engine.Change
 }
 
 // pubReadStream returns every message of a JetStream stream by subject,
@@ -219,13 +222,29 @@ func pubReadStream(t *testing.T, nc *nats.Conn, name string) (map[string][]pubRe
 		if err != nil {
 			t.Fatalf("get %s/%d: %v", name, seq, err)
 		}
-		c, err := engine.DecodeChange(m.Data)
+		n, err := MessageCount(m.Header)
 		if err != nil {
-			t.Fatalf("message %s/%d does not decode: %v", name, seq, err)
+			t.Fatalf("message %s/%d: %v", name, seq, err)
 		}
-		out[m.Subject] = append(out[m.Subject], pubRecord{jsSeq: seq, header: m.Header, change: c})
+		recs, err := SplitRecords(nil, n, m.Data)
+		if err != nil {
+			t.Fatalf("message %s/%d: %v", name, seq, err)
+		}
+		for i, rec := range recs {
+			c, err := engine.DecodeChange(rec)
+			if err != nil {
+				t.Fatalf("message %s/%d record %d does not decode: %v", name, seq, i, err)
+			}
+			out[m.Subject] = append(out[m.Subject], pubRecord{jsSeq: seq, index: i, count: n, size: len(m.Data), header: m.Header, change: c})
+		}
 	}
 	return out, info.Config
+}
+
+func bySubjectOf(t *testing.T, nc *nats.Conn, info engine.TableInfo, label string) map[string][]pubRecord {
+	t.Helper()
+	m, _ := pubReadStream(t, nc, StreamName(info.ID, label))
+	return m
 }
 
 // pubCheckPartitions checks that each partition subject of (table, label)
@@ -252,10 +271,11 @@ func pubCheckPartitions(t *testing.T, db *engine.DB, nc *nats.Conn, info engine.
 				t.Fatalf("%s: record at stream seq %d has outbox seq %d, want %d (gap or duplicate)", subj, r.jsSeq, c.Seq, want)
 			}
 			want++
-			if got := r.header.Get(HeaderSeq); got != strconv.FormatUint(c.Seq, 10) {
-				t.Errorf("%s seq %d: %s header %q", subj, c.Seq, HeaderSeq, got)
+			lastOf, firstOf := c.Seq+uint64(r.count-1-r.index), c.Seq-uint64(r.index)
+			if got := r.header.Get(HeaderSeq); got != strconv.FormatUint(lastOf, 10) {
+				t.Errorf("%s seq %d (record %d of %d): %s header %q, want %d", subj, c.Seq, r.index, r.count, HeaderSeq, got, lastOf)
 			}
-			if got, exp := r.header.Get(HeaderMsgID), MsgID(info.ID, label, part, c.Seq); got != exp {
+			if got, exp := r.header.Get(HeaderMsgID), MsgID(info.ID, label, part, firstOf); got != exp {
 				t.Errorf("%s seq %d: %s %q, want %q", subj, c.Seq, HeaderMsgID, got, exp)
 			}
 			if got := r.header.Get(HeaderOrigin); got != pubRegion || c.Origin != pubRegion {
@@ -386,8 +406,14 @@ func TestPublishOrderAndHeaders(t *testing.T) {
 			if got := pubValue(p.m.duplicates.WithLabelValues("orders")); got != 0 {
 				t.Errorf("records_deduplicated_total %v on a clean run", got)
 			}
-			if n := pubObservations(t, reg, "godwit_streams_publish_latency_seconds"); n != uint64(total) {
-				t.Errorf("publish latency histogram has %d observations, want %d", n, total)
+			msgs := map[uint64]bool{}
+			for _, recs := range bySubjectOf(t, nc, info, label) {
+				for _, r := range recs {
+					msgs[r.jsSeq] = true
+				}
+			}
+			if n := pubObservations(t, reg, "godwit_streams_publish_latency_seconds"); n != uint64(len(msgs)) {
+				t.Errorf("publish latency histogram has %d observations, want one per message (%d)", n, len(msgs))
 			}
 
 			// Every change of a partition is the outbox's, with its event.
@@ -425,7 +451,7 @@ func TestPublishOrderAndHeaders(t *testing.T) {
 			if d := scfg.Metadata[MetaDisabled]; d != "" {
 				t.Errorf("an enabled stream is marked disabled (%s)", d)
 			}
-			if scfg.MaxAge != 24*time.Hour || scfg.Duplicates != 10*time.Minute || scfg.MaxBytes != 64<<20 ||
+			if scfg.MaxAge != 24*time.Hour || scfg.Duplicates != 2*time.Minute || scfg.MaxBytes != 64<<20 ||
 				scfg.Storage != jetstream.FileStorage || !scfg.AllowDirect {
 				t.Errorf("stream limits: MaxAge %s Duplicates %s MaxBytes %d Storage %v AllowDirect %v",
 					scfg.MaxAge, scfg.Duplicates, scfg.MaxBytes, scfg.Storage, scfg.AllowDirect)
@@ -812,4 +838,115 @@ func TestDeleteTableKeepsUnpublishedChanges(t *testing.T) {
 		}
 	}
 	pubCaughtUp(t, p)
+}
+
+// TestPublisherBatchesBacklog: a backlog (here written before the
+// publisher starts) goes out in messages of several records: at most
+// BatchSize records and maxMessageBytes of body each (a larger record
+// alone), every record once and in order.
+func TestPublisherBatchesBacklog(t *testing.T) {
+	nc := pubConn(t, pubNATS(t, t.TempDir(), embedded.NoListener))
+	hook := &pubHook{}
+	db := pubOpenDB(t, hook)
+	info := pubCreateTable(t, db, "orders", true)
+	for i := range 300 {
+		pubPut(t, db, "orders", "hot", i)
+	}
+	for i, size := range []int{40 << 10, 40 << 10, 40 << 10, 300 << 10, 40 << 10, 40 << 10} {
+		in := &engine.PutItemInput{Item: attr.Item{"pk": attr.Str("hot"), "blob": attr.Str(strings.Repeat(string(rune('a'+i)), size))}}
+		in.TableName = "orders"
+		if _, err := db.PutItem(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := pubTestConfig()
+	p := pubStart(t, hook, db, nc, cfg)
+	pubCaughtUp(t, p)
+	label := info.Stream.Label
+	if total := pubCheckPartitions(t, db, nc, info, label, nil, nil); total != 306 {
+		t.Fatalf("%d records published, want 306", total)
+	}
+	var recs []pubRecord
+	for part := range info.Partitions {
+		if r := bySubjectOf(t, nc, info, label)[Subject(pubRegion, info.ID, label, part)]; len(r) > 0 {
+			recs = r
+		}
+	}
+	var counts []int
+	for i, r := range recs {
+		if r.index != 0 {
+			continue
+		}
+		counts = append(counts, r.count)
+		if r.count > DefaultPublisherConfig().BatchSize {
+			t.Errorf("message %d carries %d records, more than BatchSize", r.jsSeq, r.count)
+		}
+		if r.count > 1 && r.size > maxMessageBytes {
+			t.Errorf("message %d of %d records has a %d-byte body, over %d", r.jsSeq, r.count, r.size, maxMessageBytes)
+		}
+		if big := len(recs[i].change.NewImage["blob"].S); big > maxMessageBytes && r.count != 1 {
+			t.Errorf("the %d-byte record shares message %d with %d others", big, r.jsSeq, r.count-1)
+		}
+	}
+	if len(counts) == 0 || counts[0] != DefaultPublisherConfig().BatchSize {
+		t.Fatalf("messages of %v records; want the backlog's first BatchSize (%d) in the first", counts, DefaultPublisherConfig().BatchSize)
+	}
+	if len(counts) > 6 {
+		t.Errorf("messages of %v records: the backlog was not batched", counts)
+	}
+}
+
+// TestCutRepeatsRememberedSpans: after a failure, messages whose fate was
+// unknown are cut again exactly as before, and no new message starts
+// inside or runs across one of them.
+func TestCutRepeatsRememberedSpans(t *testing.T) {
+	cfg := DefaultPublisherConfig()
+	cfg.BatchSize = 8
+	w := &pubWorker{p: &Publisher{cfg: cfg}}
+	entries := func(from, to uint64) []engine.OutboxEntry {
+		var es []engine.OutboxEntry
+		for s := from; s <= to; s++ {
+			es = append(es, engine.OutboxEntry{Seq: s, StreamLabel: "L", Origin: "r", Data: []byte("x")})
+		}
+		return es
+	}
+	if n := w.cut(entries(1, 20)); n != 8 {
+		t.Fatalf("fresh cut of 20 entries: %d, want BatchSize 8", n)
+	}
+	w.remember(pubPending{first: 3, seq: 5, label: "L"})
+	w.remember(pubPending{first: 9, seq: 14, label: "L"})
+	w.remember(pubPending{first: 3, seq: 5, label: "L"}) // twice: kept once
+	w.remember(pubPending{seq: 6, label: "L"})           // not published: ignored
+	if len(w.recut) != 2 {
+		t.Fatalf("remembered %v", w.recut)
+	}
+	for _, c := range []struct {
+		from, to uint64 // the entries read
+		want     int
+	}{
+		{1, 20, 2},  // up to the remembered span at 3
+		{3, 20, 3},  // the span 3-5 again
+		{6, 20, 3},  // up to the span at 9
+		{9, 11, 0},  // the span 9-14 runs past this read: wait for the next
+		{9, 20, 6},  // the span 9-14 again
+		{15, 40, 8}, // free again
+	} {
+		if n := w.cut(entries(c.from, c.to)); n != c.want {
+			t.Fatalf("cut of %d-%d: %d, want %d (remembered %v)", c.from, c.to, n, c.want, w.recut)
+		}
+	}
+	if len(w.recut) != 0 {
+		t.Errorf("spans left after passing them: %v", w.recut)
+	}
+	// A remembered span that the resync found stored is dropped.
+	w.remember(pubPending{first: 50, seq: 52, label: "L"})
+	if n := w.cut(entries(53, 60)); n != 8 || len(w.recut) != 0 {
+		t.Errorf("cut after a stored span: %d, remembered %v", n, w.recut)
+	}
+	// Labels and origins are not mixed.
+	es := entries(70, 75)
+	es[3].Origin = "other"
+	if n := w.cut(es); n != 3 {
+		t.Errorf("cut across an origin change: %d, want 3", n)
+	}
 }
