@@ -27,12 +27,19 @@ import (
 const (
 	tombstoneFormat   byte = 2 // format 1 plus the version the delete replaced
 	tombstoneFormatV1 byte = 1
-	appliedFormat     byte = 1
+	appliedFormat     byte = 2 // StreamSeq is a record position
+	appliedFormatV1   byte = 1 // StreamSeq is a JetStream stream sequence
 )
 
+// layout1PosShift converts a JetStream stream sequence of a layout 1
+// stream (one record per message) to its record's position:
+// streams.Pos(seq, 0) = seq << 10. (engine does not import streams.)
+const layout1PosShift = 10
+
 // ReplicaPos is how far one partition of a peer region's stream has been
-// applied: the last record covered, by JetStream stream sequence and by the
-// peer's outbox sequence of the partition (0 when unknown). The zero
+// applied: the last record covered, by its position in the stream
+// (streams.Pos: JetStream stream sequence and index in the message) and by
+// the peer's outbox sequence of the partition (0 when unknown). The zero
 // ReplicaPos is the start of the stream.
 type ReplicaPos struct {
 	StreamSeq uint64
@@ -63,8 +70,10 @@ func readAppliedPos(r pebble.Reader, key []byte) (ReplicaPos, error) {
 	switch {
 	case len(v) == 17 && v[0] == appliedFormat:
 		return ReplicaPos{StreamSeq: binary.BigEndian.Uint64(v[1:9]), ChangeSeq: binary.BigEndian.Uint64(v[9:])}, nil
+	case len(v) == 17 && v[0] == appliedFormatV1:
+		return ReplicaPos{StreamSeq: binary.BigEndian.Uint64(v[1:9]) << layout1PosShift, ChangeSeq: binary.BigEndian.Uint64(v[9:])}, nil
 	case len(v) == 8: // NB: the first format, a bare stream sequence
-		return ReplicaPos{StreamSeq: binary.BigEndian.Uint64(v)}, nil
+		return ReplicaPos{StreamSeq: binary.BigEndian.Uint64(v) << layout1PosShift}, nil
 	}
 	return ReplicaPos{}, fmt.Errorf("engine: malformed applied position (%d bytes)", len(v))
 }

@@ -31,7 +31,7 @@ import (
 // error reply carries the header Godwit-Error (a code below) and the
 // message as its body.
 const (
-	snapshotProtoVersion = 1
+	snapshotProtoVersion = 2 // 2: stream positions are record positions (streams layout 2)
 	snapshotChunkFormat  = 1
 
 	// HeaderError marks an error reply of the snapshot protocol; its value
