@@ -743,7 +743,7 @@ func TestAPIShardIterators(t *testing.T) {
 		{"after without sequence", dynamodbstreams.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAfterSequenceNumber}, "ValidationException", "SequenceNumber"},
 		{"bad type", dynamodbstreams.GetShardIteratorInput{ShardIteratorType: "SOMEWHERE"}, "ValidationException", "enum value set"},
 		{"non-digit sequence", dynamodbstreams.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: aws.String("1000000000000000000x1")}, "ValidationException", "SequenceNumber"},
-		{"sequence beyond the end", dynamodbstreams.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: aws.String(SequenceNumber(1000))}, "ValidationException", "beyond"},
+		{"sequence beyond the end", dynamodbstreams.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: aws.String(SequenceNumber(Pos(1000, 0)))}, "ValidationException", "beyond"},
 		{"sequence of another shard", dynamodbstreams.GetShardIteratorInput{ShardId: aws.String(other), ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: aws.String(seq0)}, "ValidationException", "not a record of shard"},
 		{"unknown shard", dynamodbstreams.GetShardIteratorInput{ShardId: aws.String("shardId-00000000000000000001-00000000"), ShardIteratorType: types.ShardIteratorTypeLatest}, "ResourceNotFoundException", ""},
 		{"malformed arn", dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String("arn:aws:dynamodb:eu-test-1:000000000000:table/it/stream/yesterday"), ShardIteratorType: types.ShardIteratorTypeLatest}, "ValidationException", "Invalid StreamArn"},
@@ -971,7 +971,7 @@ func TestAPITrimmedData(t *testing.T) {
 		t.Errorf("TRIM_HORIZON after the trim: %v", rtEvents(recs))
 	}
 	// The first retained record itself is still readable by number.
-	if _, err := e.iterator(arn, shard, types.ShardIteratorTypeAtSequenceNumber, SequenceNumber(s.CachedInfo().State.LastSeq-1)); err != nil {
+	if _, err := e.iterator(arn, shard, types.ShardIteratorTypeAtSequenceNumber, SequenceNumber(Pos(s.CachedInfo().State.LastSeq-1, 0))); err != nil {
 		t.Errorf("AT the oldest retained record: %v", err)
 	}
 }
