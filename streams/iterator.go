@@ -41,8 +41,8 @@ type shardIterator struct {
 const (
 	iteratorFormat   byte = 2
 	iteratorFormatV1 byte = 1 // pos is a JetStream sequence
-	iteratorSep         = "|1|"
-	iteratorMACLen      = sha256.Size
+	iteratorSep           = "|1|"
+	iteratorMACLen        = sha256.Size
 )
 
 var errBadIterator = errors.New("streams: malformed shard iterator")
