@@ -908,6 +908,9 @@ type getRecordsInput struct {
 // Limit (default 1000) and about 1 MB of them; "Records" is always present;
 // NextShardIterator is always present on an open shard and left out only
 // at the end of a closed one; it never points back at a record returned.
+// Limit and the 1 MB cap count records: a page may end inside a message
+// (of several records), and the next iterator then points at the next
+// record of that message.
 func (a *API) GetRecords(ctx context.Context, body []byte) (any, error) {
 	var in getRecordsInput
 	if err := wire.Decode(body, &in); err != nil {
