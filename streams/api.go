@@ -720,7 +720,9 @@ func (a *API) DescribeStream(ctx context.Context, body []byte) (any, error) {
 	return &describeStreamOutput{StreamDescription: d}, nil
 }
 
-// shardRange is partition p's SequenceNumberRange.
+// shardRange is partition p's SequenceNumberRange: from the first record of
+// its oldest retained message to, once closed, the last record of its last
+// message.
 func (a *API) shardRange(ctx context.Context, h *streamHandle, ts *TableStream, p int, st streamState) (sequenceNumberRange, error) {
 	subj := ts.Subject(p)
 	msgs, _, err := a.read(ctx, h, st, subj, st.first, 1, maxBytesPerCall)
@@ -728,21 +730,26 @@ func (a *API) shardRange(ctx context.Context, h *streamHandle, ts *TableStream, 
 		return sequenceNumberRange{}, err
 	}
 	if len(msgs) == 0 {
-		// An empty shard: it starts where its next record would go; closed,
+		// An empty shard: it starts where its next record would go (the
+		// first record of the message after the stream's last); closed,
 		// it ends there too.
-		r := sequenceNumberRange{StartingSequenceNumber: SequenceNumber(st.last + 1)}
+		r := sequenceNumberRange{StartingSequenceNumber: SequenceNumber(Pos(st.last+1, 0))}
 		if st.disabled {
 			r.EndingSequenceNumber = r.StartingSequenceNumber
 		}
 		return r, nil
 	}
-	r := sequenceNumberRange{StartingSequenceNumber: SequenceNumber(msgs[0].seq)}
+	r := sequenceNumberRange{StartingSequenceNumber: SequenceNumber(Pos(msgs[0].seq, 0))}
 	if st.disabled {
 		m, err := h.stream.GetLastMsgForSubject(ctx, subj)
 		if err != nil {
 			return sequenceNumberRange{}, fmt.Errorf("streams: last message of %s: %w", subj, err)
 		}
-		r.EndingSequenceNumber = SequenceNumber(m.Sequence)
+		n, err := MessageCount(m.Header)
+		if err != nil {
+			return sequenceNumberRange{}, fmt.Errorf("streams: last message of %s (%d): %w", subj, m.Sequence, err)
+		}
+		r.EndingSequenceNumber = SequenceNumber(Pos(m.Sequence, n-1))
 	}
 	return r, nil
 }
@@ -813,7 +820,7 @@ func (a *API) GetShardIterator(ctx context.Context, body []byte) (any, error) {
 	}
 	var seq uint64
 	if bySeq {
-		if seq, ok = ParseSequenceNumber(*in.SequenceNumber); !ok || seq == 0 {
+		if seq, ok = ParseSequenceNumber(*in.SequenceNumber); !ok || seq>>posBits == 0 {
 			return nil, apierr.Validation("Invalid SequenceNumber: %s", *in.SequenceNumber)
 		}
 	}
@@ -826,14 +833,22 @@ func (a *API) GetShardIterator(ctx context.Context, body []byte) (any, error) {
 	case iterTrimHorizon:
 		it.pos = 0
 	case iterLatest:
-		it.pos = st.last + 1
+		it.pos = Pos(st.last+1, 0)
 	default:
-		if err := a.checkSequence(ctx, h, &ts, p, typ, seq, st); err != nil {
+		n, err := a.checkSequence(ctx, h, &ts, p, seq, typ == iterAfter, st)
+		if err != nil {
 			return nil, err
 		}
 		it.pos = seq
 		if typ == iterAfter {
-			it.pos++
+			// The record after seq: the next one of its message, or the
+			// first of the next message (wherever it is on the subject).
+			js, idx := SplitPos(seq)
+			if n > 0 && idx+1 >= n {
+				it.pos = Pos(js+1, 0)
+			} else {
+				it.pos = seq + 1 // NB: Pos(js, MaxRecordsPerMessage-1)+1 is Pos(js+1, 0)
+			}
 		}
 	}
 	codec, err := a.iterators(ctx)
@@ -844,28 +859,42 @@ func (a *API) GetShardIterator(ctx context.Context, body []byte) (any, error) {
 	return &getShardIteratorOutput{ShardIterator: codec.encode(it)}, nil
 }
 
-// checkSequence validates an AT/AFTER sequence number against the shard.
-func (a *API) checkSequence(ctx context.Context, h *streamHandle, ts *TableStream, p int, typ string, seq uint64, st streamState) error {
-	first := seq
-	if typ == iterAfter {
-		first = seq + 1
+// checkSequence validates an AT/AFTER sequence number (a record position)
+// against the shard: its message must be retained (else
+// TrimmedDataAccessException: a record whose message was trimmed is
+// trimmed, for AFTER too), within the stream, on the shard's subject, and
+// hold a record at its index (for AFTER, MaxRecordsPerMessage-1 is also
+// accepted: after all of the message). It returns the message's record count (0
+// when the message was removed meanwhile, which leaves reading from the
+// position well defined).
+func (a *API) checkSequence(ctx context.Context, h *streamHandle, ts *TableStream, p int, seq uint64, after bool, st streamState) (int, error) {
+	js, idx := SplitPos(seq)
+	if js < st.first {
+		return 0, apierr.TrimmedDataAccess("The requested sequence number %s is older than the trim horizon of shard %s", SequenceNumber(seq), ts.ShardID(p))
 	}
-	if first < st.first {
-		return apierr.TrimmedDataAccess("The requested sequence number %s is older than the trim horizon of shard %s", SequenceNumber(seq), ts.ShardID(p))
+	if js > st.last {
+		return 0, apierr.Validation("Invalid SequenceNumber %s: beyond the end of shard %s", SequenceNumber(seq), ts.ShardID(p))
 	}
-	if seq > st.last {
-		return apierr.Validation("Invalid SequenceNumber %s: beyond the end of shard %s", SequenceNumber(seq), ts.ShardID(p))
-	}
-	m, err := h.stream.GetMsg(ctx, seq)
+	m, err := h.stream.GetMsg(ctx, js)
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
-		return nil // NB: removed meanwhile; reading from it is still well defined
+		return 0, nil // NB: removed meanwhile; reading from it is still well defined
 	case err != nil:
-		return fmt.Errorf("streams: get message %d of %s: %w", seq, ts.Name, err)
+		return 0, fmt.Errorf("streams: get message %d of %s: %w", js, ts.Name, err)
 	case m.Subject != ts.Subject(p):
-		return apierr.Validation("Invalid SequenceNumber %s: it is not a record of shard %s", SequenceNumber(seq), ts.ShardID(p))
+		return 0, apierr.Validation("Invalid SequenceNumber %s: it is not a record of shard %s", SequenceNumber(seq), ts.ShardID(p))
 	}
-	return nil
+	n, err := MessageCount(m.Header)
+	if err != nil {
+		return 0, fmt.Errorf("streams: message %d of %s: %w", js, ts.Name, err)
+	}
+	if idx >= n && !(after && idx == MaxRecordsPerMessage-1) {
+		// NB: AFTER Pos(js, MaxRecordsPerMessage-1) means "after all of
+		// message js" whatever its count: the position a Consumer holds
+		// once it has read a whole message, which HTTPSource resumes from.
+		return 0, apierr.Validation("Invalid SequenceNumber %s: it is not a record of shard %s", SequenceNumber(seq), ts.ShardID(p))
+	}
+	return n, nil
 }
 
 // ---- GetRecords -------------------------------------------------------------
@@ -879,6 +908,9 @@ type getRecordsInput struct {
 // Limit (default 1000) and about 1 MB of them; "Records" is always present;
 // NextShardIterator is always present on an open shard and left out only
 // at the end of a closed one; it never points back at a record returned.
+// Limit and the 1 MB cap count records: a page may end inside a message
+// (of several records), and the next iterator then points at the next
+// record of that message.
 func (a *API) GetRecords(ctx context.Context, body []byte) (any, error) {
 	var in getRecordsInput
 	if err := wire.Decode(body, &in); err != nil {
@@ -922,7 +954,8 @@ func (a *API) GetRecords(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if it.pos != 0 && it.pos < st.first {
+	fromJs, fromIdx := SplitPos(it.pos)
+	if it.pos != 0 && fromJs < st.first {
 		return nil, apierr.TrimmedDataAccess("The data at the iterator's position in shard %s has been trimmed", ts.ShardID(it.partition))
 	}
 	limit := maxRecordsPerCall
@@ -935,7 +968,9 @@ func (a *API) GetRecords(ctx context.Context, body []byte) (any, error) {
 	if wait {
 		gen = a.cfg.Published.Generation(ts.TableID, it.partition) // NB: before the read
 	}
-	sh := shardRead{h: h, st: st, stream: ts.Name, subj: subj, tableID: ts.TableID, part: it.partition, from: it.pos, limit: limit}
+	// NB: limit messages always hold limit records (but for the records of
+	// the first message before the iterator's index).
+	sh := shardRead{h: h, st: st, stream: ts.Name, subj: subj, tableID: ts.TableID, part: it.partition, from: fromJs, limit: limit}
 	msgs, pending, err := a.readShard(ctx, &sh)
 	if err != nil {
 		return nil, err
@@ -946,28 +981,61 @@ func (a *API) GetRecords(ctx context.Context, body []byte) (any, error) {
 		}
 	}
 
+	// The page: the records from the iterator's position on, across
+	// messages, cut at limit records and at about 1 MB of JSON, possibly
+	// in the middle of a message. next is the position of the first
+	// record not returned.
 	b := make([]byte, 0, 256+512*len(msgs))
 	b = append(b, `{"Records":[`...)
 	taken, size := 0, 0
 	region := a.cat.Region()
-	for _, m := range msgs {
-		ch, err := engine.DecodeChange(m.data)
+	next := it.pos
+	full := false // the page stopped before the end of what was read
+	var bodies [][]byte
+	for mi := range msgs {
+		m := &msgs[mi]
+		n, err := m.count()
+		if err == nil {
+			bodies, err = SplitRecords(bodies[:0], n, m.data)
+		}
 		if err != nil {
-			a.log.Error("undecodable record in stream", "stream", ts.Name, "seq", m.seq, "error", err)
+			a.log.Error("malformed message in stream", "stream", ts.Name, "seq", m.seq, "error", err)
 			return nil, fmt.Errorf("streams: %s message %d: %w", ts.Name, m.seq, err)
 		}
-		rec := NewStreamRecord(ch, m.seq, ts.Name, ts.ViewType, region)
-		mark := len(b)
-		if taken > 0 {
-			b = append(b, ',')
+		i := 0
+		if m.seq == fromJs {
+			i = fromIdx // NB: may be ≥ n for a stale position: then none of it
 		}
-		b = rec.AppendJSON(b)
-		if taken > 0 && size+len(b)-mark > maxBytesPerCall {
-			b = b[:mark] // NB: the page is full; this record starts the next one
+		for ; i < n; i++ {
+			if taken == limit {
+				full = true
+				break
+			}
+			pos := Pos(m.seq, i)
+			ch, err := engine.DecodeChange(bodies[i])
+			if err != nil {
+				a.log.Error("undecodable record in stream", "stream", ts.Name, "seq", m.seq, "index", i, "error", err)
+				return nil, fmt.Errorf("streams: %s message %d record %d: %w", ts.Name, m.seq, i, err)
+			}
+			rec := NewStreamRecord(ch, pos, ts.Name, ts.ViewType, region)
+			mark := len(b)
+			if taken > 0 {
+				b = append(b, ',')
+			}
+			b = rec.AppendJSON(b)
+			if taken > 0 && size+len(b)-mark > maxBytesPerCall {
+				b = b[:mark] // NB: the page is full; this record starts the next one
+				full = true
+				break
+			}
+			size += len(b) - mark
+			taken++
+			next = pos + 1
+		}
+		if full {
 			break
 		}
-		size += len(b) - mark
-		taken++
+		next = Pos(m.seq+1, 0) // NB: all of m is returned (or was before the position)
 	}
 	b = append(b, ']')
 
@@ -978,13 +1046,9 @@ func (a *API) GetRecords(ctx context.Context, body []byte) (any, error) {
 	// pending" only when the subject holds nothing more as it answers,
 	// which is after st was read too). Idle shards thus keep up with the
 	// stream and never look trimmed.
-	next := it.pos
-	if taken > 0 {
-		next = msgs[taken-1].seq + 1
-	}
-	atEnd := taken == len(msgs) && pending == 0
+	atEnd := !full && pending == 0
 	if atEnd {
-		next = max(next, st.last+1)
+		next = max(next, Pos(st.last+1, 0))
 	}
 	if !(atEnd && st.disabled) {
 		nit := it

@@ -60,20 +60,21 @@ type Identity struct {
 	PrincipalID string `json:"principalId"`
 }
 
-// NewStreamRecord renders change c, stored at JetStream sequence seq of the
+// NewStreamRecord renders change c, stored at position pos (Pos) of the
 // table stream named streamName, as DynamoDB Streams shows it in a stream of
-// view type viewType served by region:
+// view type viewType served by region (its SequenceNumber is
+// SequenceNumber(pos)):
 //
 //   - images are cut to the view type (KEYS_ONLY none, NEW_IMAGE only
 //     NewImage, OLD_IMAGE only OldImage); an INSERT never has an OldImage
 //     and a REMOVE never a NewImage, because the change has none;
 //   - userIdentity marks a TTL delete only in the region whose sweeper made
 //     it (c.Origin == region), never in a replica's stream;
-//   - eventID is 32 hex digits derived from (region, streamName, seq), so a
+//   - eventID is 32 hex digits derived from (region, streamName, pos), so a
 //     record read twice has the same id and no two records share one.
-func NewStreamRecord(c *engine.Change, seq uint64, streamName, viewType, region string) StreamRecord {
+func NewStreamRecord(c *engine.Change, pos uint64, streamName, viewType, region string) StreamRecord {
 	r := StreamRecord{
-		EventID:      eventID(region, streamName, seq),
+		EventID:      eventID(region, streamName, pos),
 		EventName:    c.EventName,
 		EventVersion: eventVersion,
 		EventSource:  eventSource,
@@ -81,7 +82,7 @@ func NewStreamRecord(c *engine.Change, seq uint64, streamName, viewType, region 
 		Dynamodb: RecordData{
 			ApproximateCreationDateTime: floorDiv(c.CreatedAt, 1e9),
 			Keys:                        c.Keys,
-			SequenceNumber:              SequenceNumber(seq),
+			SequenceNumber:              SequenceNumber(pos),
 			StreamViewType:              viewType,
 		},
 	}

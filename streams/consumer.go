@@ -42,12 +42,13 @@ type Shard struct {
 // Source is where a Consumer reads a table stream. Implementations:
 // JetStreamSource (NATS, for replicators and sinks) and HTTPSource (the
 // DynamoDB Streams API of a godwit server, for godwit tail). Positions are
-// JetStream stream sequences in both (SequenceNumber and
-// ParseSequenceNumber map them to the API's sequence numbers).
+// record positions (Pos: a message's JetStream stream sequence and the
+// record's index in it) in both; SequenceNumber and ParseSequenceNumber map
+// them to the API's sequence numbers.
 type Source interface {
 	// Shards lists the stream's shards.
 	Shards(ctx context.Context) ([]Shard, error)
-	// Open starts reading shard after stream sequence after, or, with
+	// Open starts reading shard after position after, or, with
 	// after 0, from the oldest retained record or after the newest one as
 	// from says. It returns the position it starts after when it knows it
 	// (0 otherwise). A position whose records were trimmed is ErrTrimmed.
@@ -59,7 +60,9 @@ type ShardReader interface {
 	// Read waits (at most the source's idle wait, or until ctx is done)
 	// for the shard's next records and returns them in sequence order,
 	// possibly none. through is a watermark: every record of the shard
-	// with a sequence ≤ through has been returned by now (0 when unknown).
+	// with a position ≤ through has been returned by now (0 when unknown);
+	// it need not be a record's position (Pos(jsSeq,
+	// MaxRecordsPerMessage-1) says "all of message jsSeq").
 	// At the end of a closed shard Read returns io.EOF.
 	Read(ctx context.Context) (recs []Record, through uint64, err error)
 	// Close releases the reader.
@@ -70,8 +73,11 @@ type ShardReader interface {
 type Record struct {
 	ShardID   string
 	Partition int
-	// Seq is the record's JetStream stream sequence: SequenceNumber(Seq)
-	// is its DynamoDB Streams SequenceNumber.
+	// Seq is the record's position in its stream, Pos(the JetStream stream
+	// sequence of its message, its index in the message):
+	// SequenceNumber(Seq) is its DynamoDB Streams SequenceNumber. Positions
+	// grow along a shard; consecutive records need not have consecutive
+	// positions.
 	Seq uint64
 	// Event is the record as DynamoDB Streams shows it.
 	Event StreamRecord
@@ -81,13 +87,16 @@ type Record struct {
 	// Origin is the region where the change was made; "" over HTTP.
 	Origin string
 	// Pending is how many records of the shard followed this one when it
-	// was read, when the source knows (JetStream); else 0.
+	// was read, when the source knows (JetStream: the rest of its message
+	// plus one per later message, a lower bound); else 0.
 	Pending uint64
 }
 
 // Position is how far a consumer has read one table stream: per partition,
-// the JetStream stream sequence up to which every record has been
-// delivered. It is plain data (JSON-encodable) for the caller to store; a
+// the record position (Pos) up to which every record has been delivered.
+// Once a message's records are all delivered it is Pos(its sequence,
+// MaxRecordsPerMessage-1), which stays valid after that message is trimmed;
+// a position inside a message needs the message to resume. It is plain data (JSON-encodable) for the caller to store; a
 // Consumer resumed from it delivers each later record exactly once.
 type Position map[int]uint64
 
@@ -193,8 +202,9 @@ type Consumer struct {
 	pending map[int]uint64
 }
 
-// consumerItem is what a shard goroutine passes to Next: a record, a
-// watermark (mark > 0, no record), the shard's end, or a fatal error.
+// consumerItem is what a shard goroutine passes to Next: a record (with,
+// when mark > 0, a watermark that holds once it is taken), a watermark
+// (mark > 0, no record), the shard's end, or a fatal error.
 type consumerItem struct {
 	part int
 	rec  *Record
@@ -321,7 +331,7 @@ func (c *Consumer) take(it consumerItem) (Record, bool) {
 	}
 	rec := *it.rec
 	c.mu.Lock()
-	c.pos[it.part] = rec.Seq
+	c.pos[it.part] = max(rec.Seq, it.mark)
 	c.mu.Unlock()
 	c.pending[it.part] = rec.Pending
 	c.m.records.Inc()
@@ -358,7 +368,7 @@ func (c *Consumer) Close() error {
 	return nil
 }
 
-// run reads one shard, from reader r positioned after sequence after,
+// run reads one shard, from reader r positioned after position after,
 // until its end, a fatal error or Close; it reopens the shard after a
 // transient error.
 func (c *Consumer) run(ctx context.Context, sh Shard, r ShardReader, after uint64) {
@@ -420,10 +430,17 @@ func (c *Consumer) drain(ctx context.Context, r ShardReader, sh Shard, after *ui
 			if recs[i].Seq <= *after {
 				continue // NB: a reader never repeats itself, but a reopened one may overlap
 			}
-			if !c.send(ctx, consumerItem{part: sh.Partition, rec: &recs[i]}) {
+			it := consumerItem{part: sh.Partition, rec: &recs[i]}
+			if i == len(recs)-1 && through > recs[i].Seq {
+				// NB: the watermark rides on the last record, so Position
+				// says "all of its message" as soon as that record is
+				// taken, not only at the next Next.
+				it.mark = through
+			}
+			if !c.send(ctx, it) {
 				return false, ctx.Err()
 			}
-			*after = recs[i].Seq
+			*after = max(recs[i].Seq, it.mark)
 		}
 		if through > *after {
 			if !c.send(ctx, consumerItem{part: sh.Partition, mark: through}) {

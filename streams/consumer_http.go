@@ -17,8 +17,11 @@ import (
 // HTTPSource is a Source reading one table stream through the DynamoDB
 // Streams API (a godwit server's, over HTTP) with the aws-sdk-go-v2
 // dynamodbstreams client: the path of `godwit tail --endpoint`. Shard
-// positions are the JetStream sequences godwit's sequence numbers encode
-// (ParseSequenceNumber), so a Position means the same on both sources.
+// positions are the record positions godwit's sequence numbers encode
+// (ParseSequenceNumber), so a record's Seq means the same on both sources.
+// Its positions are always records' own (it resumes with
+// AFTER_SEQUENCE_NUMBER, which needs one); a JetStreamSource watermark
+// (a position that is not a record's) is not a valid start for it.
 type HTTPSource struct {
 	client *dynamodbstreams.Client
 	arn    string
@@ -109,7 +112,7 @@ type httpShardReader struct {
 	src   *HTTPSource
 	shard Shard
 	from  StartFrom
-	pos   uint64  // the last sequence returned
+	pos   uint64  // the position of the last record returned
 	iter  *string // nil: the shard is closed and fully read
 }
 

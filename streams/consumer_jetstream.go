@@ -171,6 +171,15 @@ type storedMsg struct {
 	seq    uint64
 	header nats.Header
 	data   []byte
+	n      int // its records; 0: read HeaderCount from header
+}
+
+// count is the number of records m carries.
+func (m *storedMsg) count() (int, error) {
+	if m.n > 0 {
+		return m.n, nil
+	}
+	return MessageCount(m.header)
 }
 
 // errNoDirect reports a stream that answers no direct gets (AllowDirect off).
@@ -304,7 +313,8 @@ type JetStreamSource struct {
 
 // JetStreamSourceConfig tunes a JetStreamSource. Zero fields take their defaults.
 type JetStreamSourceConfig struct {
-	// Batch is how many messages a shard reader pulls ahead. Default 256.
+	// Batch is how many messages a shard reader pulls ahead (a message
+	// carries 1 to MaxRecordsPerMessage records). Default 256.
 	Batch int
 	// IdleWait is how long a read waits for a record before it reports the
 	// shard idle (and checks whether it was closed). Default 1s.
@@ -312,10 +322,12 @@ type JetStreamSourceConfig struct {
 	// ChangesOnly leaves Record.Event unbuilt (zero), for readers that use
 	// Record.Change only.
 	ChangesOnly bool
-	// SkipOrigin, when set, is asked for each record's origin (its
-	// Godwit-Origin header). A record it returns true for is not decoded:
-	// its Change carries only Partition, Seq (the Godwit-Seq header) and
-	// Origin, and its Event is zero. Global tables' drivers use it for the
+	// SkipOrigin, when set, is asked for each message's origin (its
+	// Godwit-Origin header; a message's records share one origin). A
+	// message it returns true for is not decoded: it yields ONE record, at
+	// the position of the message's last record, whose Change carries only
+	// Partition, Seq (the Godwit-Seq header: the outbox sequence of the
+	// message's last record) and Origin, and whose Event is zero. Global tables' drivers use it for the
 	// records they only count past (changes replicated into the peer from
 	// elsewhere), which are most of a peer's stream.
 	SkipOrigin func(origin string) bool
@@ -364,10 +376,17 @@ func (s *JetStreamSource) Shards(ctx context.Context) ([]Shard, error) {
 	return out, nil
 }
 
-// Open starts reading shard after stream sequence after; with after 0 it
+// Open starts reading shard after position after (Pos); with after 0 it
 // starts at the oldest retained record (TrimHorizon) or after the newest
-// (Latest), and reports the sequence it resolved to. A position older than
-// the stream's first retained message is ErrTrimmed.
+// (Latest), and reports the position it resolved to: for Latest "after
+// every record of the stream's last message", Pos(LastSeq,
+// MaxRecordsPerMessage-1). A position whose next record may have been
+// trimmed is ErrTrimmed: one inside a message (index below
+// MaxRecordsPerMessage-1) needs that message, any other the next one, and
+// the stream's first retained message is compared with that (so, as
+// before, the judgement is per stream and errs on the side of reporting).
+// The reader starts at the position's message and drops its records up to
+// the position, so a consumer resumes in the middle of a message exactly.
 func (s *JetStreamSource) Open(ctx context.Context, sh Shard, from StartFrom, after uint64) (ShardReader, uint64, error) {
 	if sh.Partition < 0 || sh.Partition >= s.ts.Partitions {
 		return nil, 0, fmt.Errorf("streams: stream %s has no partition %d", s.ts.Name, sh.Partition)
@@ -382,17 +401,19 @@ func (s *JetStreamSource) Open(ctx context.Context, sh Shard, from StartFrom, af
 	}
 	switch {
 	case after > 0:
-		if after+1 < info.State.FirstSeq {
-			return nil, 0, fmt.Errorf("%w: shard %s position %d, oldest retained %d", ErrTrimmed, sh.ID, after, info.State.FirstSeq)
+		start := nextMessage(after)
+		if start < info.State.FirstSeq {
+			return nil, 0, fmt.Errorf("%w: shard %s position %d (message %d), oldest retained message %d",
+				ErrTrimmed, sh.ID, after, start, info.State.FirstSeq)
 		}
-		oc.DeliverPolicy, oc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
+		oc.DeliverPolicy, oc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, start
 	case from == Latest:
-		after = info.State.LastSeq
-		oc.DeliverPolicy, oc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
+		after = Pos(info.State.LastSeq, MaxRecordsPerMessage-1)
+		oc.DeliverPolicy, oc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, info.State.LastSeq+1
 	default:
-		after = info.State.FirstSeq
-		if after > 0 {
-			after--
+		after = 0
+		if info.State.FirstSeq > 1 {
+			after = Pos(info.State.FirstSeq-1, MaxRecordsPerMessage-1)
 		}
 		oc.DeliverPolicy = jetstream.DeliverAllPolicy
 	}
@@ -407,12 +428,23 @@ func (s *JetStreamSource) Open(ctx context.Context, sh Shard, from StartFrom, af
 	return &jsShardReader{src: s, shard: sh, it: it, pos: after}, after, nil
 }
 
+// nextMessage is the JetStream sequence of the first message that may
+// hold a record after position pos: pos's own message, unless pos is past
+// every record a message can hold.
+func nextMessage(pos uint64) uint64 {
+	js, idx := SplitPos(pos)
+	if idx == MaxRecordsPerMessage-1 {
+		return js + 1
+	}
+	return js
+}
+
 // jsShardReader reads one partition subject through an ordered consumer.
 type jsShardReader struct {
 	src   *JetStreamSource
 	shard Shard
 	it    jetstream.MessagesContext
-	pos   uint64 // the last sequence returned (or watermarked)
+	pos   uint64 // the last position returned (or watermarked)
 
 	idle     bool   // the last read found nothing
 	idleLast uint64 // the stream's last sequence, read before the current idle wait
@@ -421,9 +453,12 @@ type jsShardReader struct {
 	closeOnce sync.Once
 }
 
-// Read returns the next record, or none after the idle wait. A record's
-// absence is then turned into a watermark: the stream's last sequence, read
-// before a wait that found nothing, bounds everything this subject holds.
+// Read returns the records of the next message (those after the reader's
+// position), or none after the idle wait. A record's absence is then
+// turned into a watermark: the stream's last sequence, read before a wait
+// that found nothing, bounds everything this subject holds. After a
+// message's records the watermark is Pos(its sequence,
+// MaxRecordsPerMessage-1): "every record of that message".
 func (r *jsShardReader) Read(ctx context.Context) ([]Record, uint64, error) {
 	if r.idle {
 		info, err := r.src.stream.Info(ctx)
@@ -443,7 +478,7 @@ func (r *jsShardReader) Read(ctx context.Context) ([]Record, uint64, error) {
 		return nil, r.pos, ctx.Err()
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
 		if r.idle {
-			r.pos = max(r.pos, r.idleLast)
+			r.pos = max(r.pos, Pos(r.idleLast, MaxRecordsPerMessage-1))
 			if r.idleShut {
 				return nil, r.pos, io.EOF
 			}
@@ -458,13 +493,15 @@ func (r *jsShardReader) Read(ctx context.Context) ([]Record, uint64, error) {
 	if err != nil {
 		return nil, r.pos, fmt.Errorf("streams: read shard %s: %w", r.shard.ID, err)
 	}
-	rec, err := r.src.record(r.shard, md.Sequence.Stream, m.Headers(), m.Data())
+	recs, err := r.src.records(nil, r.shard, md.Sequence.Stream, m.Headers(), m.Data(), r.pos)
 	if err != nil {
 		return nil, r.pos, err
 	}
-	rec.Pending = md.NumPending
-	r.pos = rec.Seq
-	return []Record{rec}, r.pos, nil
+	for i := range recs {
+		recs[i].Pending = md.NumPending + uint64(len(recs)-1-i)
+	}
+	r.pos = max(r.pos, Pos(md.Sequence.Stream, MaxRecordsPerMessage-1))
+	return recs, r.pos, nil
 }
 
 // Close stops the reader's consumer.
@@ -473,46 +510,74 @@ func (r *jsShardReader) Close() error {
 	return nil
 }
 
-// record decodes one message of shard's subject as the source's
-// configuration asks.
-func (s *JetStreamSource) record(sh Shard, seq uint64, hdr nats.Header, data []byte) (Record, error) {
+// records appends to dst the records of one message of shard's subject,
+// stored at stream sequence seq, whose positions are after after, decoded
+// as the source's configuration asks. A message whose origin SkipOrigin
+// skips is not decoded: it yields one record, at the position of its last
+// record, whose Change carries only Partition, Seq (the Godwit-Seq header:
+// the outbox sequence of the message's last record) and Origin.
+func (s *JetStreamSource) records(dst []Record, sh Shard, seq uint64, hdr nats.Header, data []byte, after uint64) ([]Record, error) {
 	if s.cfg.SkipOrigin != nil {
 		if origin := hdr.Get(HeaderOrigin); origin != "" && s.cfg.SkipOrigin(origin) {
-			// NB: a message without a usable Godwit-Seq is decoded in full.
-			if cs, err := strconv.ParseUint(hdr.Get(HeaderSeq), 10, 64); err == nil && cs > 0 {
-				return Record{
-					ShardID:   sh.ID,
-					Partition: sh.Partition,
-					Seq:       seq,
-					Change:    &engine.Change{Partition: sh.Partition, Seq: cs, Origin: origin},
-					Origin:    origin,
-				}, nil
+			// NB: a message without a usable Godwit-Seq or Godwit-Count is decoded in full.
+			cs, err := strconv.ParseUint(hdr.Get(HeaderSeq), 10, 64)
+			n, cerr := MessageCount(hdr)
+			if err == nil && cerr == nil && cs > 0 {
+				if pos := Pos(seq, n-1); pos > after {
+					dst = append(dst, Record{
+						ShardID:   sh.ID,
+						Partition: sh.Partition,
+						Seq:       pos,
+						Change:    &engine.Change{Partition: sh.Partition, Seq: cs, Origin: origin},
+						Origin:    origin,
+					})
+				}
+				return dst, nil
 			}
 		}
 	}
-	return recordOfMsg(&s.ts, sh, seq, hdr, data, !s.cfg.ChangesOnly)
+	return recordsOfMsg(dst, &s.ts, sh, seq, hdr, data, !s.cfg.ChangesOnly, after)
 }
 
-// recordOfMsg decodes one stored message of ts's partition subject, with
-// its Streams API event when event is set.
-func recordOfMsg(ts *TableStream, sh Shard, seq uint64, hdr nats.Header, data []byte, event bool) (Record, error) {
-	c, err := engine.DecodeChange(data)
+// recordsOfMsg appends to dst the records of one stored message of ts's
+// partition subject whose positions are after after, with their Streams
+// API events when event is set. Each record's Change is decoded from its
+// own bytes (its Seq is its outbox sequence).
+func recordsOfMsg(dst []Record, ts *TableStream, sh Shard, seq uint64, hdr nats.Header, data []byte, event bool, after uint64) ([]Record, error) {
+	n, err := MessageCount(hdr)
 	if err != nil {
-		return Record{}, fmt.Errorf("streams: %s message %d: %w", ts.Name, seq, err)
+		return dst, fmt.Errorf("streams: %s message %d: %w", ts.Name, seq, err)
 	}
-	origin := hdr.Get(HeaderOrigin)
-	if origin == "" {
-		origin = c.Origin
+	var one [1][]byte
+	bodies, err := SplitRecords(one[:0], n, data)
+	if err != nil {
+		return dst, fmt.Errorf("streams: %s message %d: %w", ts.Name, seq, err)
 	}
-	rec := Record{
-		ShardID:   sh.ID,
-		Partition: sh.Partition,
-		Seq:       seq,
-		Change:    c,
-		Origin:    origin,
+	hdrOrigin := hdr.Get(HeaderOrigin)
+	for i, body := range bodies {
+		pos := Pos(seq, i)
+		if pos <= after {
+			continue
+		}
+		c, err := engine.DecodeChange(body)
+		if err != nil {
+			return dst, fmt.Errorf("streams: %s message %d record %d: %w", ts.Name, seq, i, err)
+		}
+		origin := hdrOrigin
+		if origin == "" {
+			origin = c.Origin
+		}
+		rec := Record{
+			ShardID:   sh.ID,
+			Partition: sh.Partition,
+			Seq:       pos,
+			Change:    c,
+			Origin:    origin,
+		}
+		if event {
+			rec.Event = NewStreamRecord(c, pos, ts.Name, ts.ViewType, ts.Region)
+		}
+		dst = append(dst, rec)
 	}
-	if event {
-		rec.Event = NewStreamRecord(c, seq, ts.Name, ts.ViewType, ts.Region)
-	}
-	return rec, nil
+	return dst, nil
 }

@@ -242,15 +242,15 @@ func TestConsumerLatestAndWatermarks(t *testing.T) {
 		}
 	}
 	for p, seq := range c.Position() {
-		if seq != 30 {
-			t.Errorf("partition %d starts after %d, want 30", p, seq)
+		if seq != Pos(30, MaxRecordsPerMessage-1) {
+			t.Errorf("partition %d starts after %d, want all of message 30", p, seq)
 		}
 	}
 	// One new change in one partition: the others' positions move past it.
 	e.put("latest", map[string]ddbtypes.AttributeValue{"pk": rtS("fresh")})
 	e.publish()
 	r := ctNext(t, c, 1)[0]
-	if r.Event.Dynamodb.Keys["pk"].S != "fresh" || r.Seq != 31 {
+	if r.Event.Dynamodb.Keys["pk"].S != "fresh" || r.Seq != Pos(31, 0) {
 		t.Fatalf("record %+v", r.Event)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
@@ -259,7 +259,7 @@ func TestConsumerLatestAndWatermarks(t *testing.T) {
 		cancel()
 		done := true
 		for p := 0; p < 3; p++ {
-			done = done && c.Position()[p] == 31
+			done = done && c.Position()[p] == Pos(31, MaxRecordsPerMessage-1)
 		}
 		if done {
 			break
@@ -296,11 +296,12 @@ func TestConsumerClosedAndTrimmed(t *testing.T) {
 	if err := s.Purge(rtCtx(t), jetstream.WithPurgeKeep(5)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewConsumer(rtCtx(t), ctSource(t, e, stream), ConsumerConfig{Resume: Position{0: 1, 1: 2}}); !errors.Is(err, ErrTrimmed) {
+	if _, err := NewConsumer(rtCtx(t), ctSource(t, e, stream), ConsumerConfig{Resume: Position{0: Pos(1, MaxRecordsPerMessage-1), 1: Pos(2, 0)}}); !errors.Is(err, ErrTrimmed) {
 		t.Fatalf("resumed before the trim point: %v", err)
 	}
-	// Resumed right at the trim point, nothing is lost: no error.
-	c, err = NewConsumer(rtCtx(t), ctSource(t, e, stream), ConsumerConfig{Resume: Position{0: 15, 1: 15}})
+	// Resumed right at the trim point (after all of the last trimmed
+	// message), nothing is lost: no error.
+	c, err = NewConsumer(rtCtx(t), ctSource(t, e, stream), ConsumerConfig{Resume: Position{0: Pos(15, MaxRecordsPerMessage-1), 1: Pos(15, MaxRecordsPerMessage-1)}})
 	if err != nil {
 		t.Fatalf("resumed at the trim point: %v", err)
 	}

@@ -4,7 +4,10 @@
 // DynamoDBStreams_20120810 API on the same listener as DynamoDB, and a
 // consumer library that godwit tail, global-table replicators and sinks share.
 //
-// The layout on JetStream is described in layout.go.
+// The layout on JetStream is described in layout.go. A message carries one
+// or more records; every reader (the API, the consumer library, the tail
+// cache) works by record, at positions Pos(message sequence, index), which
+// are what sequence numbers, iterators, Record.Seq and Positions hold.
 //
 // GetRecords at a shard's end is answered from the publisher's tail cache
 // (tailcache.go) when the Publisher of the same process is the API's

@@ -18,12 +18,15 @@ import (
 // back. It is opaque to clients and tamper-proof:
 //
 //	<stream ARN> "|1|" base64url( payload ‖ HMAC-SHA256(key, <ARN>|1|payload) )
-//	payload = format(1) tableID(u32 BE) partition(uvarint) shardCreatedMs(varint)
+//	payload = format(2) tableID(u32 BE) partition(uvarint) shardCreatedMs(varint)
 //	          pos(uvarint) issuedMs(varint)
 //
-// (the "<ARN>|1|..." outline is AWS's own, localstack#8439). pos is the next
-// JetStream sequence to read on the partition's subject; 0 means the trim
-// horizon, which is never "trimmed". issuedMs starts the 15-minute life.
+// (the "<ARN>|1|..." outline is AWS's own, localstack#8439). pos is the
+// position (Pos) of the next record to read on the partition's subject; 0
+// means the trim horizon, which is never "trimmed". issuedMs starts the
+// 15-minute life. Format 1 (before layout 2) held the next JetStream
+// sequence instead: it is still accepted, as the position Pos(seq, 0), so
+// iterators issued before an upgrade keep working.
 // An ARN is at most 1024 characters and the rest under 100, so an iterator
 // stays well inside the 2048 characters AWS allows.
 type shardIterator struct {
@@ -36,9 +39,10 @@ type shardIterator struct {
 }
 
 const (
-	iteratorFormat byte = 1
-	iteratorSep         = "|1|"
-	iteratorMACLen      = sha256.Size
+	iteratorFormat   byte = 2
+	iteratorFormatV1 byte = 1 // pos is a JetStream sequence
+	iteratorSep           = "|1|"
+	iteratorMACLen        = sha256.Size
 )
 
 var errBadIterator = errors.New("streams: malformed shard iterator")
@@ -80,7 +84,7 @@ func (c iteratorCodec) decode(s string) (shardIterator, error) {
 		return shardIterator{}, errBadIterator
 	}
 	payload, sum := raw[:len(raw)-iteratorMACLen], raw[len(raw)-iteratorMACLen:]
-	if !hmac.Equal(sum, c.mac(arn, payload)) || payload[0] != iteratorFormat {
+	if !hmac.Equal(sum, c.mac(arn, payload)) || payload[0] != iteratorFormat && payload[0] != iteratorFormatV1 {
 		return shardIterator{}, errBadIterator
 	}
 	it := shardIterator{arn: arn, tableID: binary.BigEndian.Uint32(payload[1:5])}
@@ -99,6 +103,12 @@ func (c iteratorCodec) decode(s string) (shardIterator, error) {
 	}
 	if it.issuedMs, d, ok = varint(d); !ok || len(d) != 0 {
 		return shardIterator{}, errBadIterator
+	}
+	if payload[0] == iteratorFormatV1 {
+		if it.pos >= 1<<(64-posBits) {
+			return shardIterator{}, errBadIterator
+		}
+		it.pos = Pos(it.pos, 0)
 	}
 	return it, nil
 }

@@ -82,3 +82,23 @@ func FuzzDecodeIterator(f *testing.F) {
 		}
 	})
 }
+
+// TestIteratorFormat1: an iterator issued before layout 2 (format 1, whose
+// pos is the next JetStream sequence) decodes to that message's first
+// record, Pos(seq, 0); a new one is format 2.
+func TestIteratorFormat1(t *testing.T) {
+	c := iteratorCodec{key: bytes.Repeat([]byte{1}, 32)}
+	arn := StreamARN("eu-test-1", "000000000000", "orders", "2026-11-21T14:27:59.123")
+	s := c.encode(shardIterator{arn: arn, tableID: 3, partition: 2, createdMs: 10, pos: 99, issuedMs: 1000})
+	raw, _ := base64.RawURLEncoding.DecodeString(s[len(arn)+len(iteratorSep):])
+	if raw[0] != iteratorFormat {
+		t.Fatalf("format %d", raw[0])
+	}
+	payload := append([]byte(nil), raw[:len(raw)-iteratorMACLen]...)
+	payload[0] = iteratorFormatV1
+	old := arn + iteratorSep + base64.RawURLEncoding.EncodeToString(append(payload, c.mac(arn, payload)...))
+	got, err := c.decode(old)
+	if err != nil || got.pos != Pos(99, 0) || got.partition != 2 || got.issuedMs != 1000 {
+		t.Fatalf("format 1 iterator: %+v, %v; want pos %d", got, err, Pos(99, 0))
+	}
+}

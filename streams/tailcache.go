@@ -23,7 +23,11 @@ import (
 // Each partition (pubShard) has one tailCache. It holds a run: the
 // stream sequence pred of the partition subject's message just before the
 // run (0: none), and the messages after it, in order, as (stream
-// sequence, body, size). Its claim is that the subject holds, after pred,
+// sequence, body, record count, size). It caches whole messages, as
+// published (a message may carry several records: layout.go), and answers
+// by message like a batch direct get; GetRecords then cuts both answers
+// into records the same way, so a page that starts or ends in the middle
+// of a message is the same from either. Its claim is that the subject holds, after pred,
 // exactly the run's messages plus those the publisher has sent and not
 // yet seen acknowledged (sent), and nothing else. The claim is made true
 // like this:
@@ -32,12 +36,13 @@ import (
 //     the subject's last message from the stream's leader (never a direct
 //     get, which a lagging replica may answer) and the stream's creation
 //     time; that message is pred. A primed cache does not serve yet.
-//   - sending: before each publish the worker appends the record to sent
-//     (so no record can be in JetStream and unknown to the cache).
+//   - sending: before each publish the worker appends the message to sent
+//     (so no message can be in JetStream and unknown to the cache).
 //   - acked: the publisher's ack handler, for each ack, pops the front of
-//     sent; it must be the acknowledged record, in the current ack epoch,
+//     sent; it must be the acknowledged message (named by the outbox
+//     sequence of its last record), in the current ack epoch,
 //     a success that is not a duplicate, at a stream sequence above the
-//     run's last. The record joins the run (and the cache goes live: the
+//     run's last. The message joins the run (and the cache goes live: the
 //     first such ack also proves that no late message of an earlier epoch
 //     landed after prime's read, since republishing one would be a
 //     duplicate). Anything else empties the cache (cold).
@@ -56,17 +61,21 @@ import (
 // every message of the subject at or after X is then in the run or in
 // flight. It returns the run's entries at or after X, up to the limit,
 // cut at maxBytes exactly as a batch direct get cuts (the message that
-// reaches maxBytes of subject + stored header + body is the last). Its
-// pending count is the run's entries after the page plus the records in
+// reaches maxBytes of subject + stored header + body is the last). X is a
+// JetStream sequence: GetRecords asks from its position's message. Its
+// pending count is the run's entries after the page plus the messages in
 // flight, so "nothing pending" (which lets GetRecords move an idle
 // iterator to the stream's last sequence) is said only when the subject
 // truly holds nothing more.
 //
-// The run is bounded by maxRecords and maxBytes (bodies); the oldest
-// entries are evicted, which moves pred forward. Bodies are the outbox
-// entries' own buffers, never copied (ReadOutboxRaw hands over fresh ones;
-// entries read together share one buffer of a few KiB, so the memory held
-// can exceed maxBytes by about one such buffer, plus what is in flight).
+// The run is bounded by maxRecords (records, not messages: a message of n
+// records counts n) and maxBytes (bodies); the oldest messages are
+// evicted whole, which moves pred forward. Bodies are the published
+// messages' own buffers, never copied (for one record the outbox entry's
+// own, which ReadOutboxRaw hands over fresh; entries read together share
+// one buffer of a few KiB, so the memory held can exceed maxBytes by about
+// one such buffer, plus what is in flight). The publisher must therefore
+// never reuse a message body it has passed to track.
 //
 // NB: the claim rests on the publisher's own premises: only this
 // publisher writes its partitions' subjects, and no record published
@@ -84,6 +93,7 @@ type tailCache struct {
 	lostAt  uint64    // Publisher.lost at prime
 	pred    uint64
 	bytes   int // sum of the run's body lengths
+	recs    int // sum of the run's record counts
 	ents    tailRing[tailEntry]
 	sent    tailRing[tailSent]
 }
@@ -99,14 +109,16 @@ const (
 // tailEntry is one message of the run.
 type tailEntry struct {
 	seq  uint64 // JetStream stream sequence
-	data []byte // the body: an encoded engine.Change
+	data []byte // the body (layout.go: one record, or n framed)
+	n    int    // its records (MessageCount of its headers)
 	size int    // subject + stored header + body, as a direct get counts it
 }
 
-// tailSent is a record published and not yet acknowledged.
+// tailSent is a message published and not yet acknowledged.
 type tailSent struct {
-	out  uint64 // its outbox sequence (what the ack's reply subject names)
+	out  uint64 // the outbox sequence of its last record (what the ack's reply subject names)
 	data []byte
+	n    int
 	size int
 }
 
@@ -128,17 +140,17 @@ var tailMissReasons = [tailResults]string{tailMissCold: "cold", tailMissBehind: 
 
 func (t *tailCache) enabled() bool { return t.maxRecords > 0 }
 
-// sending notes that the worker is about to publish outbox entry out of
-// stream. It reports false, and notes nothing, when the cache is not
-// primed (or live) for stream in the worker's ack epoch and under the
-// connection-loss count lost.
-func (t *tailCache) sending(stream string, epoch, lost, out uint64, data []byte, size int) bool {
+// sending notes that the worker is about to publish message s of stream.
+// It reports false, and notes nothing, when the cache is not primed (or
+// live) for stream in the worker's ack epoch and under the connection-loss
+// count lost.
+func (t *tailCache) sending(stream string, epoch, lost uint64, s tailSent) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state == tailCold || t.stream != stream || t.epoch != epoch || t.lostAt != lost {
 		return false
 	}
-	t.sent.push(tailSent{out: out, data: data, size: size})
+	t.sent.push(s)
 	return true
 }
 
@@ -152,8 +164,9 @@ func (t *tailCache) prime(stream string, created time.Time, epoch, lost, pred ui
 	t.state, t.stream, t.created, t.epoch, t.lostAt, t.pred = tailPrimed, stream, created, epoch, lost, pred
 }
 
-// acked takes JetStream's answer to the publish of outbox entry out in
-// ack epoch epoch: stored at stream sequence seq, or a duplicate, or err.
+// acked takes JetStream's answer to the publish of the message whose last
+// record is outbox entry out, in ack epoch epoch: stored at stream
+// sequence seq, or a duplicate, or err.
 // It runs on the ack subscription's goroutine, before readers are
 // signalled.
 func (t *tailCache) acked(epoch, out, seq uint64, duplicate bool, err error) {
@@ -167,12 +180,11 @@ func (t *tailCache) acked(epoch, out, seq uint64, duplicate bool, err error) {
 		return
 	}
 	s := t.sent.pop()
-	for t.ents.len() >= t.maxRecords {
-		t.evictLocked()
-	}
-	t.ents.push(tailEntry{seq: seq, data: s.data, size: s.size})
+	t.ents.push(tailEntry{seq: seq, data: s.data, n: s.n, size: s.size})
 	t.bytes += len(s.data)
-	for t.bytes > t.maxBytes {
+	t.recs += s.n
+	// NB: a message alone over the bounds is evicted too (pred moves to it).
+	for t.ents.len() > 0 && (t.recs > t.maxRecords || t.bytes > t.maxBytes) {
 		t.evictLocked()
 	}
 	t.state = tailLive
@@ -189,6 +201,7 @@ func (t *tailCache) lastLocked() uint64 {
 func (t *tailCache) evictLocked() {
 	e := t.ents.pop()
 	t.bytes -= len(e.data)
+	t.recs -= e.n
 	t.pred = e.seq
 }
 
@@ -209,7 +222,7 @@ func (t *tailCache) dropStream(stream string) {
 }
 
 func (t *tailCache) resetLocked() {
-	t.state, t.stream, t.created, t.pred, t.bytes = tailCold, "", time.Time{}, 0, 0
+	t.state, t.stream, t.created, t.pred, t.bytes, t.recs = tailCold, "", time.Time{}, 0, 0, 0
 	t.ents.release()
 	t.sent.release()
 }
@@ -245,7 +258,7 @@ func (t *tailCache) read(stream string, created time.Time, from uint64, limit, m
 	for taken := 0; i < n && taken < limit; taken++ {
 		e := t.ents.at(i)
 		i++
-		dst = append(dst, storedMsg{seq: e.seq, data: e.data})
+		dst = append(dst, storedMsg{seq: e.seq, data: e.data, n: e.n})
 		if size += e.size; size >= maxBytes {
 			break
 		}
@@ -253,16 +266,23 @@ func (t *tailCache) read(stream string, created time.Time, from uint64, limit, m
 	return dst, uint64(n-i) + uint64(t.sent.len()), tailHit
 }
 
-// track tells the tail cache that outbox entry out (msg) is about to be
-// published. A cache without a run of the label's stream for the current
+// track tells the tail cache that msg, whose last record is outbox entry
+// out, is about to be published (a message of one or several records:
+// HeaderCount, layout.go). The cache keeps msg.Data: the caller must not
+// modify it afterwards. A cache without a run of the label's stream for the current
 // ack epoch and connection is primed first, at most once per PollInterval
 // (at once after a resync or a label change): with nothing in flight, the
 // subject's last message is read from the stream's leader. A failed read
 // only leaves the cache cold; a failed settle is the publish's failure.
 func (w *pubWorker) track(ctx context.Context, names *labelNames, out uint64, msg *nats.Msg) error {
-	size := len(names.subject) + storedHeaderLen(msg.Header) + len(msg.Data)
+	n, err := MessageCount(msg.Header)
+	if err != nil {
+		w.tail.invalidate() // NB: cannot happen; never cache what cannot be read back
+		return nil
+	}
+	s := tailSent{out: out, data: msg.Data, n: n, size: len(names.subject) + storedHeaderLen(msg.Header) + len(msg.Data)}
 	epoch := w.acks.epoch
-	if w.tail.sending(names.stream, epoch, w.p.lost.Load(), out, msg.Data, size) {
+	if w.tail.sending(names.stream, epoch, w.p.lost.Load(), s) {
 		return nil
 	}
 	now := time.Now()
@@ -282,7 +302,7 @@ func (w *pubWorker) track(ctx context.Context, names *labelNames, out uint64, ms
 		return nil
 	}
 	w.tail.prime(names.stream, created, epoch, lost, last)
-	w.tail.sending(names.stream, epoch, lost, out, msg.Data, size)
+	w.tail.sending(names.stream, epoch, lost, s)
 	return nil
 }
 

@@ -25,7 +25,7 @@ func TestTailCacheModel(t *testing.T) {
 	hits, served, ends := 0, 0, 0
 	for round := 0; round < 200; round++ {
 		var lost atomic.Uint64
-		c := &tailCache{maxRecords: 1 + rng.IntN(10), maxBytes: 50 + rng.IntN(400), lost: &lost}
+		c := &tailCache{maxRecords: 1 + rng.IntN(16), maxBytes: 50 + rng.IntN(400), lost: &lost}
 		created := time.Unix(int64(round), 0)
 		var (
 			subject  []tailEntry // the model: this partition's messages in the stream
@@ -38,12 +38,17 @@ func TestTailCacheModel(t *testing.T) {
 			switch k := rng.IntN(100); {
 			case k < 30: // publish, priming a cold cache first as the worker does
 				out++
-				sent := tailSent{out: out, data: make([]byte, rng.IntN(60))}
+				sent := tailSent{data: make([]byte, rng.IntN(60)), n: 1}
+				if rng.IntN(3) == 0 {
+					sent.n = 2 + rng.IntN(4) // a message of several records
+				}
+				out += uint64(sent.n - 1) // NB: a message is named by its last record's outbox sequence
+				sent.out = out
 				sent.size = len(sent.data) + 10
-				if !c.sending("S", epoch, lost.Load(), sent.out, sent.data, sent.size) && rng.IntN(5) > 0 {
+				if !c.sending("S", epoch, lost.Load(), sent) && rng.IntN(5) > 0 {
 					for _, s := range inflight { // settle everything in flight
 						jsSeq++
-						subject = append(subject, tailEntry{seq: jsSeq, data: s.data, size: s.size})
+						subject = append(subject, tailEntry{seq: jsSeq, data: s.data, n: s.n, size: s.size})
 						c.acked(epoch, s.out, jsSeq, false, nil)
 					}
 					inflight = nil
@@ -52,7 +57,7 @@ func TestTailCacheModel(t *testing.T) {
 						last = subject[len(subject)-1].seq
 					}
 					c.prime("S", created, epoch, lost.Load(), last)
-					c.sending("S", epoch, lost.Load(), sent.out, sent.data, sent.size)
+					c.sending("S", epoch, lost.Load(), sent)
 				}
 				inflight = append(inflight, sent)
 			case k < 60 && len(inflight) > 0: // JetStream stores and acknowledges the oldest
@@ -60,7 +65,7 @@ func TestTailCacheModel(t *testing.T) {
 				jsSeq++
 				s := inflight[0]
 				inflight = inflight[1:]
-				subject = append(subject, tailEntry{seq: jsSeq, data: s.data, size: s.size})
+				subject = append(subject, tailEntry{seq: jsSeq, data: s.data, n: s.n, size: s.size})
 				if rng.IntN(30) == 0 {
 					c.acked(epoch+1, s.out, jsSeq, false, nil) // an ack of another epoch
 				} else {
@@ -94,11 +99,13 @@ func TestTailCacheModel(t *testing.T) {
 					continue
 				}
 				var want []uint64
+				var wantN []int
 				size, i := 0, 0
 				for ; i < len(subject) && subject[i].seq < from; i++ {
 				}
 				for ; i < len(subject) && len(want) < limit; i++ {
 					want = append(want, subject[i].seq)
+					wantN = append(wantN, subject[i].n)
 					if size += subject[i].size; size >= maxBytes {
 						i++
 						break
@@ -116,7 +123,10 @@ func TestTailCacheModel(t *testing.T) {
 				}
 				for j := range got {
 					if got[j].seq != want[j] {
-						t.Fatalf("round %d step %d: read from %d: record %d is seq %d, want %d", round, step, from, j, got[j].seq, want[j])
+						t.Fatalf("round %d step %d: read from %d: message %d is seq %d, want %d", round, step, from, j, got[j].seq, want[j])
+					}
+					if n, err := got[j].count(); err != nil || n != wantN[j] {
+						t.Fatalf("round %d step %d: read from %d: message %d has %d records (%v), want %d", round, step, from, j, n, err, wantN[j])
 					}
 				}
 				if pending == 0 && (i < len(subject) || len(inflight) > 0) {
@@ -124,8 +134,12 @@ func TestTailCacheModel(t *testing.T) {
 						round, step, from, len(subject)-i, len(inflight))
 				}
 			}
-			if c.ents.len() > c.maxRecords || c.bytes > c.maxBytes {
-				t.Fatalf("round %d step %d: %d records, %d bytes cached; bounds %d, %d", round, step, c.ents.len(), c.bytes, c.maxRecords, c.maxBytes)
+			recs := 0
+			for j := 0; j < c.ents.len(); j++ {
+				recs += c.ents.at(j).n
+			}
+			if recs != c.recs || c.recs > c.maxRecords || c.bytes > c.maxBytes {
+				t.Fatalf("round %d step %d: %d records (counted %d), %d bytes cached; bounds %d, %d", round, step, recs, c.recs, c.bytes, c.maxRecords, c.maxBytes)
 			}
 		}
 	}

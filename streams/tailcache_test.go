@@ -374,8 +374,8 @@ func TestTailCacheEvictionAndBehind(t *testing.T) {
 			t.Fatalf("partition %d: cache holds %d records, want %d", part, len(run), want)
 		}
 		if len(seqs) > 8 {
-			if want := seqs[len(seqs)-9]; SequenceNumber(pred) != want {
-				t.Fatalf("partition %d: run's predecessor %s, want %s (the 9th newest)", part, SequenceNumber(pred), want)
+			if want := seqs[len(seqs)-9]; SequenceNumber(Pos(pred, 0)) != want {
+				t.Fatalf("partition %d: run's predecessor %s, want %s (the 9th newest)", part, SequenceNumber(Pos(pred, 0)), want)
 			}
 			// Just after the predecessor: served from the cache; at it: from JetStream.
 			hits, behind := tcCount(e.cached, tailHit), tcCount(e.cached, tailMissBehind)
@@ -431,8 +431,8 @@ func TestTailCacheAfterRestart(t *testing.T) {
 	pubCaughtUp(t, e.p)
 	for part, shard := range shards {
 		_, _, pred, run := e.tailState(info.ID, part)
-		if n := len(before[part]); n > 0 && len(run) > 0 && SequenceNumber(pred) != before[part][n-1] {
-			t.Errorf("partition %d: run starts after %s, want after the last record before the restart %s", part, SequenceNumber(pred), before[part][n-1])
+		if n := len(before[part]); n > 0 && len(run) > 0 && SequenceNumber(Pos(pred, 0)) != before[part][n-1] {
+			t.Errorf("partition %d: run starts after %s, want after the last record before the restart %s", part, SequenceNumber(Pos(pred, 0)), before[part][n-1])
 		}
 		e.readShard(tails[part], func() int { return 3 })
 		all, _, _ := e.readShard(e.iterator(arn, shard, iterTrimHorizon, ""), func() int { return 4 })
@@ -651,11 +651,11 @@ func TestTailCacheDuplicateAck(t *testing.T) {
 	})
 	_, _, pred, run := e.tailState(info.ID, part)
 	all, _, _ := e.readShard(e.iterator(arn, shard, iterTrimHorizon, ""), func() int { return 1 })
-	if len(all) != n-1 || len(run) == 0 || len(run) > len(all)-2 || SequenceNumber(pred) != all[len(all)-len(run)-1] {
-		t.Fatalf("records %v, cache run of %d after %s; want %d records and a run after the other writer's message", all, len(run), SequenceNumber(pred), n-1)
+	if len(all) != n-1 || len(run) == 0 || len(run) > len(all)-2 || SequenceNumber(Pos(pred, 0)) != all[len(all)-len(run)-1] {
+		t.Fatalf("records %v, cache run of %d after %s; want %d records and a run after the other writer's message", all, len(run), SequenceNumber(Pos(pred, 0)), n-1)
 	}
 	hits := tcCount(e.cached, tailHit)
-	if page := e.same(e.iterator(arn, shard, iterAfter, SequenceNumber(pred)), 0); len(page.Records) != len(run) || tcCount(e.cached, tailHit) != hits+1 {
+	if page := e.same(e.iterator(arn, shard, iterAfter, SequenceNumber(Pos(pred, 0))), 0); len(page.Records) != len(run) || tcCount(e.cached, tailHit) != hits+1 {
 		t.Errorf("after the run's predecessor: %d records, cache hits +%v; want the run's %d from the cache", len(page.Records), tcCount(e.cached, tailHit)-hits, len(run))
 	}
 }
