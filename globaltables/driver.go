@@ -341,13 +341,28 @@ func (r *driverRun) reopen(ctx context.Context, rereads []ReRead) error {
 			resume[rr.Partition] = rr.After
 		} else {
 			delete(resume, rr.Partition)
-			r.checkLost(ctx, rr.Partition)
+			if pos := r.core.Status().Partitions[rr.Partition].Accepted; pos.StreamSeq == 0 && pos.ChangeSeq > 0 {
+				r.checkLost(ctx, rr.Partition, pos.ChangeSeq)
+			}
 		}
 	}
 	return r.open(ctx, resume)
 }
 
 func (r *driverRun) open(ctx context.Context, resume streams.Position) error {
+	c, err := r.newConsumer(ctx, resume)
+	if errors.Is(err, streams.ErrTrimmed) {
+		r.trimmed(ctx)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	r.reader = startPeerReader(c)
+	return nil
+}
+
+func (r *driverRun) newConsumer(ctx context.Context, resume streams.Position) (*streams.Consumer, error) {
 	r.closeReader()
 	c, err := streams.NewConsumer(ctx, r.src, streams.ConsumerConfig{
 		From:       streams.TrimHorizon,
@@ -356,15 +371,10 @@ func (r *driverRun) open(ctx context.Context, resume streams.Position) error {
 		Logger:     r.d.cfg.Logger,
 		Registerer: r.d.cfg.Registerer,
 	})
-	if errors.Is(err, streams.ErrTrimmed) {
-		r.trimmed(ctx)
-		return nil
+	if err != nil && !errors.Is(err, streams.ErrTrimmed) {
+		err = fmt.Errorf("globaltables: read %s's stream: %w", r.d.cfg.Peer, err)
 	}
-	if err != nil {
-		return fmt.Errorf("globaltables: read %s's stream: %w", r.d.cfg.Peer, err)
-	}
-	r.reader = startPeerReader(c)
-	return nil
+	return c, err
 }
 
 func (r *driverRun) closeReader() {
@@ -375,7 +385,14 @@ func (r *driverRun) closeReader() {
 }
 
 // trimmed tells the core the peer's stream starts past where some
-// partition needs it to.
+// partition needs it to. JetStream trims whole messages, and a message may
+// carry several records (streams layout 2): a partition accepted up to
+// position Pos(j, k) lost records when the oldest retained message is past
+// j+1 (the core's Trimmed, given Pos(first, 0)); when it is j+1, message j
+// is gone and only its records after k could be lost, which the outbox
+// sequence of the partition's oldest retained record tells (checkLost). If
+// nothing any partition needs was lost, the reader reopens at the oldest
+// retained message.
 func (r *driverRun) trimmed(ctx context.Context) {
 	first := uint64(0)
 	if s, err := r.d.cfg.PeerJetStream.Stream(ctx, r.src.TableStream().Name); err == nil {
@@ -388,14 +405,42 @@ func (r *driverRun) trimmed(ctx context.Context) {
 		return
 	}
 	for p := 0; p < r.parts; p++ {
-		if pos := r.core.Status().Partitions[p].Accepted; pos.StreamSeq == 0 && pos.ChangeSeq > 0 {
+		pos := r.core.Status().Partitions[p].Accepted
+		if pos.StreamSeq == 0 && pos.ChangeSeq > 0 {
 			// NB: its stream position is unknown; only its oldest
 			// retained record tells whether it lost anything.
-			r.checkLost(ctx, p)
+			r.checkLost(ctx, p, pos.ChangeSeq)
 			continue
 		}
-		r.core.Trimmed(p, first)
+		switch msg, _ := streams.SplitPos(pos.StreamSeq); {
+		case first > msg+1:
+			r.core.Trimmed(p, streams.Pos(first, 0))
+		case first == msg+1 && pos.ChangeSeq > 0:
+			r.checkLost(ctx, p, pos.ChangeSeq)
+		}
 	}
+	st := r.core.Status()
+	if st.Resyncing {
+		return
+	}
+	resume := streams.Position{}
+	for p, ps := range st.Partitions {
+		if ps.Accepted.StreamSeq == 0 {
+			continue
+		}
+		resume[p] = ps.Accepted.StreamSeq
+		if msg, _ := streams.SplitPos(ps.Accepted.StreamSeq); msg < first {
+			resume[p] = streams.Pos(first, 0) - 1 // after every record of message first-1
+		}
+	}
+	c, err := r.newConsumer(ctx, resume)
+	if err != nil {
+		// NB: not open: a reader that keeps finding the stream trimmed
+		// must not loop here; the restore after RetryInterval looks again.
+		r.fail(fmt.Errorf("reopen %s's stream after a trim that lost nothing needed: %w", r.d.cfg.Peer, err))
+		return
+	}
+	r.reader = startPeerReader(c)
 }
 
 // fail records err and schedules a reload of the durable positions.

@@ -197,11 +197,30 @@ func gtReadStream(t *testing.T, r *gtRegion) []gtStreamRecord {
 		if err != nil {
 			t.Fatalf("get %d: %v", seq, err)
 		}
-		c, err := engine.DecodeChange(m.Data)
-		if err != nil {
-			t.Fatal(err)
+		for _, c := range gtMessageChanges(t, m) {
+			out = append(out, gtStreamRecord{origin: m.Header.Get(streams.HeaderOrigin), change: c})
 		}
-		out = append(out, gtStreamRecord{origin: m.Header.Get(streams.HeaderOrigin), change: c})
+	}
+	return out
+}
+
+// gtMessageChanges decodes the records of one stream message (one, or
+// several in a layout 2 batch).
+func gtMessageChanges(t *testing.T, m *jetstream.RawStreamMsg) []*engine.Change {
+	t.Helper()
+	n, err := streams.MessageCount(m.Header)
+	if err != nil {
+		t.Fatalf("message %d: %v", m.Sequence, err)
+	}
+	recs, err := streams.SplitRecords(nil, n, m.Data)
+	if err != nil {
+		t.Fatalf("message %d: %v", m.Sequence, err)
+	}
+	out := make([]*engine.Change, len(recs))
+	for i, r := range recs {
+		if out[i], err = engine.DecodeChange(r); err != nil {
+			t.Fatalf("message %d record %d: %v", m.Sequence, i, err)
+		}
 	}
 	return out
 }

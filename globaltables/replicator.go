@@ -34,7 +34,8 @@ func (r Record) origin() string {
 }
 
 // Pos is how far one partition of the peer's stream has been applied: the
-// last record covered, by JetStream stream sequence and by the peer's
+// last record covered, by record position in the peer's stream
+// (streams.Pos: a message may carry several records) and by the peer's
 // outbox sequence. It is engine.ReplicaPos, what the engine stores durably
 // in the same Pebble batch as the applied writes (DB.ApplyRemote). The zero
 // Pos is the start of the stream; a Pos with ChangeSeq 0 does not know the

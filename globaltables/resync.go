@@ -91,15 +91,14 @@ func (r *driverRun) placePositions(ctx context.Context, positions map[int]Pos) m
 	return lost
 }
 
-// checkLost tells the core, for a partition re-read from the oldest
-// retained record because its stream position is unknown, whether the
-// stream still holds the record it needs.
-func (r *driverRun) checkLost(ctx context.Context, p int) {
-	pos := r.core.Status().Partitions[p].Accepted
-	if pos.StreamSeq != 0 || pos.ChangeSeq == 0 {
-		return
-	}
-	loc, err := r.locate(ctx, p, pos.ChangeSeq)
+// checkLost tells the core whether the peer's stream still holds the
+// record after outbox sequence n of partition p (its accepted position's):
+// for a partition re-read from the oldest retained record because its
+// stream position is unknown, or whose last accepted message was trimmed
+// (its later records may have gone with it). A subject with nothing left
+// tells nothing.
+func (r *driverRun) checkLost(ctx context.Context, p int, n uint64) {
+	loc, err := r.locate(ctx, p, n)
 	if err != nil {
 		r.d.log.Debug("oldest retained record not found", "partition", p, "error", err)
 		return

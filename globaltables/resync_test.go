@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// gtTrimStream limits r's table stream to its last n records, as a short
+// gtTrimStream limits r's table stream to its last n messages, as a short
 // MaxMsgs retention would.
 func gtTrimStream(t *testing.T, r *gtRegion, n int64) uint64 {
 	t.Helper()

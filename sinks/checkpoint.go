@@ -8,14 +8,20 @@ import (
 	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/godwit-db/godwit/streams"
 )
 
-// checkpointVersion is the format version of a stored checkpoint.
-const checkpointVersion = 1
+// checkpointVersion is the format version of a stored checkpoint. Version
+// 2 holds record positions (streams.Pos: a message may carry several
+// records); version 1 held JetStream stream sequences of one-record
+// messages, and is read as the position of each message's only record,
+// Pos(seq, 0), which covers exactly the same records.
+const checkpointVersion = 2
 
 // Checkpoint is how far one consumer got: the table stream it reads and,
-// per partition (shard), the JetStream stream sequence up to which every
-// record was delivered, discarded or filtered out. Stored as JSON under
+// per partition (shard), the record position (streams.Pos) up to which
+// every record was delivered, discarded or filtered out. Stored as JSON under
 // the consumer's name in the checkpoint bucket; a partition missing from
 // Shards starts at the stream's oldest record.
 type Checkpoint struct {
@@ -30,6 +36,8 @@ type Checkpoint struct {
 
 // ShardCheckpoint is one shard's position.
 type ShardCheckpoint struct {
+	// Seq is a record position (streams.Pos), as the consumer library's
+	// Record.Seq; 0 is before the first record.
 	Seq uint64 `json:"seq"`
 	// Window is the open tumbling window, if any.
 	Window *WindowCheckpoint `json:"window,omitempty"`
@@ -80,7 +88,17 @@ func (c *checkpoints) load(ctx context.Context, name string) (*Checkpoint, error
 	if err := json.Unmarshal(e.Value(), &cp); err != nil {
 		return nil, fmt.Errorf("sinks: checkpoint %s: %w", name, err)
 	}
-	if cp.Version != checkpointVersion {
+	switch cp.Version {
+	case checkpointVersion:
+	case 1:
+		for k, sc := range cp.Shards {
+			if sc.Seq > 0 {
+				sc.Seq = streams.Pos(sc.Seq, 0)
+				cp.Shards[k] = sc
+			}
+		}
+		cp.Version = checkpointVersion
+	default:
 		return nil, fmt.Errorf("sinks: checkpoint %s has format version %d, this godwit reads %d", name, cp.Version, checkpointVersion)
 	}
 	if cp.Shards == nil {

@@ -87,8 +87,9 @@
 //
 // A consumer's checkpoint is one versioned JSON value under its name in
 // the JetStream KV bucket GODWIT_SINKS: the stream name and label and, per
-// partition, the stream sequence through which every record is done (plus
-// the open window). It is written after a Deliver returned (the target's
+// partition, the record position (streams.Pos) through which every record
+// is done (plus the open window). Format 1 checkpoints held JetStream
+// sequences of one-record messages and are read as Pos(seq, 0). It is written after a Deliver returned (the target's
 // durability barrier) and moves only over records every slot has finished,
 // so delivery is at least once with duplicates bounded by the batches in
 // flight (one per slot): a restart delivers them again, never skips.
