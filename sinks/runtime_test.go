@@ -64,7 +64,7 @@ func TestRuntimeStatusAndMetrics(t *testing.T) {
 			t.Fatalf("%s: %v", body, err)
 		}
 		return len(st.Consumers) == 3 && len(st.Consumers[0].Shards) == 1 &&
-			st.Consumers[0].Shards[0].SequenceNumber == okT.delivered()[0].seq && st.Consumers[2].State == StateDisabled
+			sameMessage(t, st.Consumers[0].Shards[0].SequenceNumber, okT.delivered()[0].seq) && st.Consumers[2].State == StateDisabled
 	})
 	states := map[string]ConsumerStatus{}
 	for _, c := range st.Consumers {
