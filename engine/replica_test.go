@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/godwit-db/godwit/conflict"
 	"github.com/godwit-db/godwit/engine/attr"
 )
@@ -356,5 +358,39 @@ func TestDeleteTableDropsReplicationState(t *testing.T) {
 		if kvs := catScan(t, r2.db, tablePrefix(p, id)); len(kvs) != 0 {
 			t.Errorf("prefix %#x holds %d keys after DeleteTable", p, len(kvs))
 		}
+	}
+}
+
+// TestAppliedPositionFormats: positions stored before streams layout 2
+// (format 1, and the first, bare format) held a JetStream stream sequence;
+// they read as the position of that message's first record (seq << 10),
+// and the current format round-trips.
+func TestAppliedPositionFormats(t *testing.T) {
+	db, err := Open(Config{InMemory: true, NoSync: true, TTLSweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	v1 := binary.BigEndian.AppendUint64([]byte{appliedFormatV1}, 7)
+	v1 = binary.BigEndian.AppendUint64(v1, 42)
+	for name, c := range map[string]struct {
+		stored []byte
+		want   ReplicaPos
+	}{
+		"bare":    {binary.BigEndian.AppendUint64(nil, 7), ReplicaPos{StreamSeq: 7 << 10}},
+		"format1": {v1, ReplicaPos{StreamSeq: 7 << 10, ChangeSeq: 42}},
+		"format2": {encodeAppliedPos(ReplicaPos{StreamSeq: 7<<10 | 3, ChangeSeq: 42}), ReplicaPos{StreamSeq: 7<<10 | 3, ChangeSeq: 42}},
+	} {
+		key := []byte("test-applied-" + name)
+		if err := db.pebble.Set(key, c.stored, pebble.NoSync); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readAppliedPos(db.pebble, key)
+		if err != nil || got != c.want {
+			t.Errorf("%s: %+v, %v; want %+v", name, got, err, c.want)
+		}
+	}
+	if _, err := readAppliedPos(db.pebble, []byte("test-applied-none")); err != nil {
+		t.Errorf("absent position: %v", err)
 	}
 }
