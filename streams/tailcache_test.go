@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -235,16 +236,75 @@ func tcCount(api *API, r tailResult) float64 { return testutil.ToFloat64(api.m.t
 // tail is the publisher's tail cache of a partition.
 func (e *tcEnv) tail(id uint32, part int) *tailCache { return &e.p.shards.get(id, part).tail }
 
-// tailState returns a partition's cache state, stream and run.
-func (e *tcEnv) tailState(id uint32, part int) (tailState, string, uint64, []uint64) {
+// tcMsg is one message of a cache's run: its stream sequence and record
+// count. The run holds whole messages, and the publisher batches records
+// into messages (publisher.go), so a run's length in messages is not its
+// length in records: tests compare records (tcRecords, tcRunSeqs).
+type tcMsg struct {
+	seq uint64
+	n   int
+}
+
+// tailState returns a partition's cache state, stream, pred and run, and
+// fails the test unless the cache's record count is its run's.
+func (e *tcEnv) tailState(id uint32, part int) (tailState, string, uint64, []tcMsg) {
+	e.t.Helper()
 	c := e.tail(id, part)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var seqs []uint64
+	var run []tcMsg
 	for i := 0; i < c.ents.len(); i++ {
-		seqs = append(seqs, c.ents.at(i).seq)
+		run = append(run, tcMsg{c.ents.at(i).seq, c.ents.at(i).n})
 	}
-	return c.state, c.stream, c.pred, seqs
+	if c.recs != tcRecords(run) {
+		e.t.Errorf("partition %d: the cache counts %d records, its run has %d", part, c.recs, tcRecords(run))
+	}
+	return c.state, c.stream, c.pred, run
+}
+
+// tcRecords is how many records a run holds.
+func tcRecords(run []tcMsg) int {
+	n := 0
+	for _, m := range run {
+		n += m.n
+	}
+	return n
+}
+
+// tcRunSeqs are the SequenceNumbers of a run's records, in order.
+func tcRunSeqs(run []tcMsg) []string {
+	var seqs []string
+	for _, m := range run {
+		for i := 0; i < m.n; i++ {
+			seqs = append(seqs, SequenceNumber(Pos(m.seq, i)))
+		}
+	}
+	return seqs
+}
+
+// tcJSSeq is the stream sequence of the message of record seq.
+func tcJSSeq(t *testing.T, seq string) uint64 {
+	t.Helper()
+	pos, ok := ParseSequenceNumber(seq)
+	if !ok {
+		t.Fatalf("bad SequenceNumber %q", seq)
+	}
+	js, _ := SplitPos(pos)
+	return js
+}
+
+// tcMessages groups a shard's records (read in order) into their messages.
+func tcMessages(t *testing.T, seqs []string) []tcMsg {
+	t.Helper()
+	var msgs []tcMsg
+	for _, s := range seqs {
+		if js := tcJSSeq(t, s); len(msgs) > 0 && msgs[len(msgs)-1].seq == js {
+			msgs[len(msgs)-1].n++
+		} else {
+			msgs = append(msgs, tcMsg{js, 1})
+		}
+	}
+	return msgs
 }
 
 // TestTailCacheMatchesJetStream: every page of every shard (interleaved
@@ -274,7 +334,7 @@ func TestTailCacheMatchesJetStream(t *testing.T) {
 				}
 				return 1 + rng.IntN(12)
 			}
-			total, cuts := 0, 0
+			total, cuts, msgs := 0, 0, 0
 			for part, shard := range e.shardIDs(arn) {
 				seqs, last, cut := e.readShard(e.iterator(arn, shard, iterTrimHorizon, ""), limit)
 				total, cuts = total+len(seqs), cuts+cut
@@ -288,15 +348,19 @@ func TestTailCacheMatchesJetStream(t *testing.T) {
 					e.readShard(e.iterator(arn, shard, iterAfter, s), limit)
 					e.readShard(e.iterator(arn, shard, iterAt, s), limit)
 				}
+				// NB: the run is of messages (the publisher batches records):
+				// it must hold exactly the shard's records, message by message.
 				_, _, pred, run := e.tailState(info.ID, part)
-				if len(run) != len(seqs) || pred != 0 {
-					t.Errorf("shard %d: cache holds %d records after %d, want all %d after 0", part, len(run), pred, len(seqs))
+				if got := tcRunSeqs(run); pred != 0 || !slices.Equal(got, seqs) {
+					t.Errorf("shard %d: cache holds %d records in %d messages after %d, want all %d after 0", part, len(got), len(run), pred, len(seqs))
 				}
+				msgs += len(run)
 				tcCheckSizes(t, e.srv, info, part, e.tail(info.ID, part))
 			}
 			if total != 240 {
 				t.Fatalf("read %d records, want 240", total)
 			}
+			t.Logf("%d records in %d messages", total, msgs)
 			if cuts == 0 {
 				t.Error("no page was cut by size: the test does not exercise the 1 MB rule")
 			}
@@ -351,8 +415,9 @@ func tcCheckSizes(t *testing.T, srv *embedded.Server, info engine.TableInfo, par
 	}
 }
 
-// TestTailCacheEvictionAndBehind: a cache bounded to 8 records serves
-// only positions after its run's predecessor; a reader far behind is
+// TestTailCacheEvictionAndBehind: a cache bounded to 8 records keeps the
+// newest whole messages that hold at most 8 records, and serves only
+// positions after its run's predecessor; a reader far behind is
 // answered from JetStream, the same records either way.
 func TestTailCacheEvictionAndBehind(t *testing.T) {
 	cfg := tcConfig()
@@ -370,20 +435,31 @@ func TestTailCacheEvictionAndBehind(t *testing.T) {
 	for part, shard := range e.shardIDs(arn) {
 		seqs, _, _ := e.readShard(e.iterator(arn, shard, iterTrimHorizon, ""), func() int { return 3 })
 		_, _, pred, run := e.tailState(info.ID, part)
-		if want := min(len(seqs), 8); len(run) != want {
-			t.Fatalf("partition %d: cache holds %d records, want %d", part, len(run), want)
+		// The run keeps the newest whole messages that hold at most 8
+		// records (the publisher batches records into messages).
+		msgs := tcMessages(t, seqs)
+		keep, recs := len(msgs), 0
+		for keep > 0 && recs+msgs[keep-1].n <= 8 {
+			keep--
+			recs += msgs[keep].n
 		}
-		if len(seqs) > 8 {
-			if want := seqs[len(seqs)-9]; SequenceNumber(Pos(pred, 0)) != want {
-				t.Fatalf("partition %d: run's predecessor %s, want %s (the 9th newest)", part, SequenceNumber(Pos(pred, 0)), want)
+		if got, want := tcRunSeqs(run), seqs[len(seqs)-recs:]; !slices.Equal(got, want) {
+			t.Fatalf("partition %d: cache holds %v, want %v (the newest messages of at most 8 records)", part, got, want)
+		}
+		if keep > 0 {
+			// The run's predecessor is the newest evicted message; its last
+			// record is the last record before the run.
+			last := seqs[len(seqs)-recs-1]
+			if want := msgs[keep-1].seq; pred != want {
+				t.Fatalf("partition %d: run's predecessor %d, want %d (the newest message evicted)", part, pred, want)
 			}
 			// Just after the predecessor: served from the cache; at it: from JetStream.
 			hits, behind := tcCount(e.cached, tailHit), tcCount(e.cached, tailMissBehind)
-			e.same(e.iterator(arn, shard, iterAfter, seqs[len(seqs)-9]), 2)
+			e.same(e.iterator(arn, shard, iterAfter, last), 2)
 			if tcCount(e.cached, tailHit) != hits+1 {
 				t.Errorf("partition %d: a read just after the run's predecessor was not a cache hit", part)
 			}
-			e.same(e.iterator(arn, shard, iterAt, seqs[len(seqs)-9]), 2)
+			e.same(e.iterator(arn, shard, iterAt, last), 2)
 			if tcCount(e.cached, tailMissBehind) != behind+1 {
 				t.Errorf("partition %d: a read at the run's predecessor was not a miss (behind)", part)
 			}
@@ -431,13 +507,13 @@ func TestTailCacheAfterRestart(t *testing.T) {
 	pubCaughtUp(t, e.p)
 	for part, shard := range shards {
 		_, _, pred, run := e.tailState(info.ID, part)
-		if n := len(before[part]); n > 0 && len(run) > 0 && SequenceNumber(Pos(pred, 0)) != before[part][n-1] {
-			t.Errorf("partition %d: run starts after %s, want after the last record before the restart %s", part, SequenceNumber(Pos(pred, 0)), before[part][n-1])
+		if n := len(before[part]); n > 0 && len(run) > 0 && pred != tcJSSeq(t, before[part][n-1]) {
+			t.Errorf("partition %d: run starts after message %d, want after that of the last record before the restart %s", part, pred, before[part][n-1])
 		}
 		e.readShard(tails[part], func() int { return 3 })
 		all, _, _ := e.readShard(e.iterator(arn, shard, iterTrimHorizon, ""), func() int { return 4 })
-		if len(run) > 0 && len(all) != len(before[part])+len(run) {
-			t.Errorf("partition %d: %d records, want %d before the restart and %d after", part, len(all), len(before[part]), len(run))
+		if len(run) > 0 && !slices.Equal(all, append(slices.Clone(before[part]), tcRunSeqs(run)...)) {
+			t.Errorf("partition %d: %d records, want %d before the restart and the run's %d after", part, len(all), len(before[part]), tcRecords(run))
 		}
 	}
 	if tcCount(e.cached, tailHit) == 0 || tcCount(e.cached, tailMissBehind) == 0 {
@@ -461,7 +537,7 @@ func TestTailCacheReconnect(t *testing.T) {
 	arn := e.arn("tcs", info.Stream.Label)
 	part := -1
 	for p := 0; p < info.Partitions; p++ {
-		if st, _, _, run := e.tailState(info.ID, p); st == tailLive && len(run) == 1 {
+		if st, _, _, run := e.tailState(info.ID, p); st == tailLive && tcRecords(run) == 1 {
 			part = p
 		}
 	}
@@ -565,8 +641,8 @@ func TestTailCacheDisableReenable(t *testing.T) {
 	for part, shard := range e.shardIDs(arn2) {
 		seqs, _, _ := e.readShard(e.iterator(arn2, shard, iterTrimHorizon, ""), func() int { return 3 })
 		total += len(seqs)
-		if st, stream, _, run := e.tailState(info.ID, part); len(seqs) > 0 && (st != tailLive || stream != StreamName(info.ID, second) || len(run) != len(seqs)) {
-			t.Errorf("partition %d: cache %v of %s with %d records, want live of the new stream with %d", part, st, stream, len(run), len(seqs))
+		if st, stream, _, run := e.tailState(info.ID, part); len(seqs) > 0 && (st != tailLive || stream != StreamName(info.ID, second) || !slices.Equal(tcRunSeqs(run), seqs)) {
+			t.Errorf("partition %d: cache %v of %s with %d records, want live of the new stream with its %d", part, st, stream, tcRecords(run), len(seqs))
 		}
 	}
 	if total != 20 {
@@ -594,8 +670,8 @@ func TestTailCacheDuplicateAck(t *testing.T) {
 			part = p
 		}
 	}
-	if st, _, _, run := e.tailState(info.ID, part); st != tailLive || len(run) != 1 {
-		t.Fatalf("cache of partition %d: %v with %d records, want live with 1", part, st, len(run))
+	if st, _, _, run := e.tailState(info.ID, part); st != tailLive || tcRecords(run) != 1 {
+		t.Fatalf("cache of partition %d: %v with %d records, want live with 1", part, st, tcRecords(run))
 	}
 	arn := e.arn("tcs", label)
 	shard := e.shardIDs(arn)[part]
@@ -651,12 +727,14 @@ func TestTailCacheDuplicateAck(t *testing.T) {
 	})
 	_, _, pred, run := e.tailState(info.ID, part)
 	all, _, _ := e.readShard(e.iterator(arn, shard, iterTrimHorizon, ""), func() int { return 1 })
-	if len(all) != n-1 || len(run) == 0 || len(run) > len(all)-2 || SequenceNumber(Pos(pred, 0)) != all[len(all)-len(run)-1] {
-		t.Fatalf("records %v, cache run of %d after %s; want %d records and a run after the other writer's message", all, len(run), SequenceNumber(Pos(pred, 0)), n-1)
+	r := tcRecords(run)
+	if len(all) != n-1 || r == 0 || r > len(all)-2 || !slices.Equal(all[len(all)-r:], tcRunSeqs(run)) || pred != tcJSSeq(t, all[len(all)-r-1]) {
+		t.Fatalf("records %v, cache run %v after message %d; want %d records and a run after the other writer's message", all, tcRunSeqs(run), pred, n-1)
 	}
+	// NB: after the last record before the run (the last of pred's message).
 	hits := tcCount(e.cached, tailHit)
-	if page := e.same(e.iterator(arn, shard, iterAfter, SequenceNumber(Pos(pred, 0))), 0); len(page.Records) != len(run) || tcCount(e.cached, tailHit) != hits+1 {
-		t.Errorf("after the run's predecessor: %d records, cache hits +%v; want the run's %d from the cache", len(page.Records), tcCount(e.cached, tailHit)-hits, len(run))
+	if page := e.same(e.iterator(arn, shard, iterAfter, all[len(all)-r-1]), 0); len(page.Records) != r || tcCount(e.cached, tailHit) != hits+1 {
+		t.Errorf("after the run's predecessor: %d records, cache hits +%v; want the run's %d from the cache", len(page.Records), tcCount(e.cached, tailHit)-hits, r)
 	}
 }
 
