@@ -502,7 +502,8 @@ func (r *driverRun) deliver(ctx context.Context, it readerItem) {
 	}
 	for _, rec := range it.recs {
 		r.pending[rec.Partition] = rec.Pending
-		err := r.core.Deliver(Record{Partition: rec.Partition, Seq: rec.Seq, Origin: rec.Origin, Change: rec.Change})
+		err := r.core.Deliver(Record{Partition: rec.Partition, Seq: rec.Seq, Origin: rec.Origin, Change: rec.Change,
+			FirstChangeSeq: r.firstChangeSeq(rec)})
 		if err != nil {
 			r.d.log.Error("malformed record in the peer's stream; skipped", "partition", rec.Partition, "seq", rec.Seq, "error", err)
 		}
@@ -512,6 +513,25 @@ func (r *driverRun) deliver(ctx context.Context, it readerItem) {
 		n += v
 	}
 	r.d.m.pending.Set(float64(n))
+}
+
+// firstChangeSeq is Record.FirstChangeSeq for a record of the peer's
+// stream: the outbox sequence of its message's first record when its
+// origin is not the peer. The source reads such a message undecoded, as
+// one record at the position of its last record with the last record's
+// outbox sequence (streams.JetStreamSourceConfig.SkipOrigin); a message's
+// records have consecutive outbox sequences (streams layout 2), so the
+// record at index i of its message covers outbox sequences Change.Seq-i
+// through Change.Seq, all of that one origin. 0 for the peer's own records.
+func (r *driverRun) firstChangeSeq(rec streams.Record) uint64 {
+	if rec.Change == nil || rec.Origin == r.d.cfg.Peer || rec.Origin == "" && rec.Change.Origin == r.d.cfg.Peer {
+		return 0
+	}
+	_, idx := streams.SplitPos(rec.Seq)
+	if uint64(idx) >= rec.Change.Seq {
+		return 0
+	}
+	return rec.Change.Seq - uint64(idx)
 }
 
 // process carries out the core's Ready until it has nothing more.
@@ -608,7 +628,20 @@ func (r *driverRun) applied(b Batch, br batchResult) error {
 	}
 	r.d.m.applied.Add(float64(res.Applied))
 	r.d.m.stale.Add(float64(res.Stale))
-	r.d.m.skipped.Add(float64(len(b.Skipped)))
+	var skipped uint64
+	for i, rec := range b.Skipped {
+		// NB: a skipped record may stand for several (Record.FirstChangeSeq);
+		// count from the batch's start, which a first record may straddle.
+		from := rec.FirstChangeSeq
+		if i == 0 && b.From.ChangeSeq != 0 {
+			from = max(from, b.From.ChangeSeq+1)
+		}
+		if from == 0 || from > rec.Change.Seq {
+			from = rec.Change.Seq
+		}
+		skipped += rec.Change.Seq - from + 1
+	}
+	r.d.m.skipped.Add(float64(skipped))
 	var won, lost uint64
 	for i := range res.Conflicts {
 		c := &res.Conflicts[i]
