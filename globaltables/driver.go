@@ -539,15 +539,22 @@ func (r *driverRun) process(ctx context.Context) {
 	for !r.broken && r.core.HasReady() {
 		rd := r.core.Ready()
 		applied, err := r.applyAll(rd.Batches)
+		// NB: the batches that did apply are durable even when another
+		// partition's failed: account for them before failing, or their
+		// changes would be counted by no one (the restore reloads their
+		// positions, so nothing hands them again).
+		for i, b := range rd.Batches {
+			if !applied[i].ok {
+				continue
+			}
+			if aerr := r.applied(b, applied[i]); aerr != nil {
+				err = errors.Join(err, aerr)
+				break
+			}
+		}
 		if err != nil {
 			r.fail(err)
 			return
-		}
-		for i, b := range rd.Batches {
-			if err := r.applied(b, applied[i]); err != nil {
-				r.fail(err)
-				return
-			}
 		}
 		if len(rd.ReReads) > 0 && rd.Resync == nil {
 			for _, rr := range rd.ReReads {
@@ -567,6 +574,7 @@ func (r *driverRun) process(ctx context.Context) {
 
 // batchResult is what the engine did with one batch, and when.
 type batchResult struct {
+	ok  bool // the engine applied the batch
 	res engine.RemoteResult
 	at  time.Time
 }
@@ -574,9 +582,9 @@ type batchResult struct {
 // applyAll hands a Ready's batches to the engine: the partitions in
 // parallel (so that their commits share WAL fsyncs through the engine's
 // group commit instead of queueing behind one another), each partition's
-// batches in order. It returns the first error; batches applied before it
-// are durable, and the restore that follows a failure reloads their
-// positions from the engine.
+// batches in order. It returns the partitions' errors; the batches marked
+// ok were applied and are durable whatever the error (the restore that
+// follows a failure reloads their positions from the engine).
 func (r *driverRun) applyAll(batches []Batch) ([]batchResult, error) {
 	out := make([]batchResult, len(batches))
 	byPart := map[int][]int{}
@@ -598,7 +606,7 @@ func (r *driverRun) applyAll(batches []Batch) ([]batchResult, error) {
 			if err != nil {
 				return fmt.Errorf("apply partition %d %+v..%+v: %w", b.Partition, b.From, b.Position, err)
 			}
-			out[i] = batchResult{res: res, at: time.Now()}
+			out[i] = batchResult{ok: true, res: res, at: time.Now()}
 		}
 		return nil
 	}
