@@ -302,14 +302,14 @@ func TestSnapshotServerBadRequests(t *testing.T) {
 	for _, c := range []struct{ op, body, code string }{
 		{"open", "", codeBadRequest},
 		{"open", "{", codeBadRequest},
-		{"open", `{"v":2,"table":"glob"}`, codeBadRequest},
-		{"open", `{"v":1}`, codeBadRequest},
-		{"open", `{"v":1,"table":"nope"}`, codeTableNotFound},
-		{"open", `{"v":1,"table":7}`, codeBadRequest},
-		{"next", `{"v":1,"session":"x","partition":0}`, codeSessionNotFound},
-		{"next", `{"v":1,"session":"x","partition":-1,"after":"!!"}`, codeBadRequest},
+		{"open", `{"v":1,"table":"glob"}`, codeBadRequest},
+		{"open", `{"v":2}`, codeBadRequest},
+		{"open", `{"v":2,"table":"nope"}`, codeTableNotFound},
+		{"open", `{"v":2,"table":7}`, codeBadRequest},
+		{"next", `{"v":2,"session":"x","partition":0}`, codeSessionNotFound},
+		{"next", `{"v":2,"session":"x","partition":-1,"after":"!!"}`, codeBadRequest},
 		{"next", "\x00\xff", codeBadRequest},
-		{"close", `{"v":1,"session":""}`, codeSessionNotFound},
+		{"close", `{"v":2,"session":""}`, codeSessionNotFound},
 		{"frobnicate", `{}`, codeBadRequest},
 	} {
 		m, err := nc.Request(SnapshotSubject(us.name, c.op), []byte(c.body), 5*time.Second)
@@ -327,15 +327,15 @@ func TestSnapshotServerBadRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, body := range []string{
-		fmt.Sprintf(`{"v":1,"session":%q,"partition":99}`, open.Session),
-		fmt.Sprintf(`{"v":1,"session":%q,"partition":-5}`, open.Session),
+		fmt.Sprintf(`{"v":2,"session":%q,"partition":99}`, open.Session),
+		fmt.Sprintf(`{"v":2,"session":%q,"partition":-5}`, open.Session),
 	} {
 		m, err := nc.Request(SnapshotSubject(us.name, "next"), []byte(body), 5*time.Second)
 		if err != nil || m.Header.Get(HeaderError) != codeBadRequest {
 			t.Errorf("%s: %v %v", body, err, m)
 		}
 	}
-	m, err := nc.Request(SnapshotSubject(us.name, "next"), fmt.Appendf(nil, `{"v":1,"session":%q,"partition":0,"after":"/////w=="}`, open.Session), 5*time.Second)
+	m, err := nc.Request(SnapshotSubject(us.name, "next"), fmt.Appendf(nil, `{"v":2,"session":%q,"partition":0,"after":"/////w=="}`, open.Session), 5*time.Second)
 	if err != nil || m.Header.Get(HeaderError) != "" {
 		t.Fatalf("next after a key past every key: %v %v", err, m)
 	}

@@ -16,7 +16,7 @@ import (
 //
 //	new peer=R [max-batch=N] [max-reorder=N|no-reorder] [gap-timeout=N] [reread-timeout=N]
 //	restore            input lines: p=P seq=S cseq=C
-//	deliver            input lines: p=P seq=S cseq=C [origin=R] [created=T]
+//	deliver            input lines: p=P seq=S cseq=C [first=F] [origin=R] [created=T]
 //	tick [n=N]
 //	trimmed p=P first=S
 //	trimmed-change p=P first=C
@@ -134,7 +134,7 @@ func fields(t *testing.T, d *datadriven.TestData, l string) kvs {
 }
 
 func scriptRecord(kv kvs) Record {
-	rec := Record{Partition: kv.int("p"), Seq: uint64(kv.int("seq")), Origin: kv["origin"]}
+	rec := Record{Partition: kv.int("p"), Seq: uint64(kv.int("seq")), Origin: kv["origin"], FirstChangeSeq: uint64(kv.int("first"))}
 	if _, nil := kv["nil"]; !nil {
 		part := rec.Partition
 		if _, ok := kv["cpart"]; ok {

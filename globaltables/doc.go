@@ -57,6 +57,14 @@
 //		}
 //	}
 //
+// Records of the peer's stream are told apart by their outbox sequences
+// (Change.Seq: 1, 2, 3, ... per partition). A message may carry several
+// consecutive records (streams layout 2); the driver's reader does not
+// decode a message of another origin and hands it as one record carrying
+// its last record's outbox sequence, with Record.FirstChangeSeq naming the
+// first: the core takes such a record as all the records it stands for
+// (skipped, never applied), not as a gap.
+//
 // Decide is the last-writer-wins rule the engine applies to each handed
 // change, atomically with reading the stored item or tombstone.
 //

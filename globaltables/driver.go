@@ -502,7 +502,8 @@ func (r *driverRun) deliver(ctx context.Context, it readerItem) {
 	}
 	for _, rec := range it.recs {
 		r.pending[rec.Partition] = rec.Pending
-		err := r.core.Deliver(Record{Partition: rec.Partition, Seq: rec.Seq, Origin: rec.Origin, Change: rec.Change})
+		err := r.core.Deliver(Record{Partition: rec.Partition, Seq: rec.Seq, Origin: rec.Origin, Change: rec.Change,
+			FirstChangeSeq: r.firstChangeSeq(rec)})
 		if err != nil {
 			r.d.log.Error("malformed record in the peer's stream; skipped", "partition", rec.Partition, "seq", rec.Seq, "error", err)
 		}
@@ -514,20 +515,46 @@ func (r *driverRun) deliver(ctx context.Context, it readerItem) {
 	r.d.m.pending.Set(float64(n))
 }
 
+// firstChangeSeq is Record.FirstChangeSeq for a record of the peer's
+// stream: the outbox sequence of its message's first record when its
+// origin is not the peer. The source reads such a message undecoded, as
+// one record at the position of its last record with the last record's
+// outbox sequence (streams.JetStreamSourceConfig.SkipOrigin); a message's
+// records have consecutive outbox sequences (streams layout 2), so the
+// record at index i of its message covers outbox sequences Change.Seq-i
+// through Change.Seq, all of that one origin. 0 for the peer's own records.
+func (r *driverRun) firstChangeSeq(rec streams.Record) uint64 {
+	if rec.Change == nil || rec.Origin == r.d.cfg.Peer || rec.Origin == "" && rec.Change.Origin == r.d.cfg.Peer {
+		return 0
+	}
+	_, idx := streams.SplitPos(rec.Seq)
+	if uint64(idx) >= rec.Change.Seq {
+		return 0
+	}
+	return rec.Change.Seq - uint64(idx)
+}
+
 // process carries out the core's Ready until it has nothing more.
 func (r *driverRun) process(ctx context.Context) {
 	for !r.broken && r.core.HasReady() {
 		rd := r.core.Ready()
 		applied, err := r.applyAll(rd.Batches)
+		// NB: the batches that did apply are durable even when another
+		// partition's failed: account for them before failing, or their
+		// changes would be counted by no one (the restore reloads their
+		// positions, so nothing hands them again).
+		for i, b := range rd.Batches {
+			if !applied[i].ok {
+				continue
+			}
+			if aerr := r.applied(b, applied[i]); aerr != nil {
+				err = errors.Join(err, aerr)
+				break
+			}
+		}
 		if err != nil {
 			r.fail(err)
 			return
-		}
-		for i, b := range rd.Batches {
-			if err := r.applied(b, applied[i]); err != nil {
-				r.fail(err)
-				return
-			}
 		}
 		if len(rd.ReReads) > 0 && rd.Resync == nil {
 			for _, rr := range rd.ReReads {
@@ -547,6 +574,7 @@ func (r *driverRun) process(ctx context.Context) {
 
 // batchResult is what the engine did with one batch, and when.
 type batchResult struct {
+	ok  bool // the engine applied the batch
 	res engine.RemoteResult
 	at  time.Time
 }
@@ -554,9 +582,9 @@ type batchResult struct {
 // applyAll hands a Ready's batches to the engine: the partitions in
 // parallel (so that their commits share WAL fsyncs through the engine's
 // group commit instead of queueing behind one another), each partition's
-// batches in order. It returns the first error; batches applied before it
-// are durable, and the restore that follows a failure reloads their
-// positions from the engine.
+// batches in order. It returns the partitions' errors; the batches marked
+// ok were applied and are durable whatever the error (the restore that
+// follows a failure reloads their positions from the engine).
 func (r *driverRun) applyAll(batches []Batch) ([]batchResult, error) {
 	out := make([]batchResult, len(batches))
 	byPart := map[int][]int{}
@@ -578,7 +606,7 @@ func (r *driverRun) applyAll(batches []Batch) ([]batchResult, error) {
 			if err != nil {
 				return fmt.Errorf("apply partition %d %+v..%+v: %w", b.Partition, b.From, b.Position, err)
 			}
-			out[i] = batchResult{res: res, at: time.Now()}
+			out[i] = batchResult{ok: true, res: res, at: time.Now()}
 		}
 		return nil
 	}
@@ -608,7 +636,20 @@ func (r *driverRun) applied(b Batch, br batchResult) error {
 	}
 	r.d.m.applied.Add(float64(res.Applied))
 	r.d.m.stale.Add(float64(res.Stale))
-	r.d.m.skipped.Add(float64(len(b.Skipped)))
+	var skipped uint64
+	for i, rec := range b.Skipped {
+		// NB: a skipped record may stand for several (Record.FirstChangeSeq);
+		// count from the batch's start, which a first record may straddle.
+		from := rec.FirstChangeSeq
+		if i == 0 && b.From.ChangeSeq != 0 {
+			from = max(from, b.From.ChangeSeq+1)
+		}
+		if from == 0 || from > rec.Change.Seq {
+			from = rec.Change.Seq
+		}
+		skipped += rec.Change.Seq - from + 1
+	}
+	r.d.m.skipped.Add(float64(skipped))
 	var won, lost uint64
 	for i := range res.Conflicts {
 		c := &res.Conflicts[i]

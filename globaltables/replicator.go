@@ -13,9 +13,9 @@ import (
 type Record struct {
 	// Partition is the table partition (the stream subject) it was read from.
 	Partition int
-	// Seq is the record's JetStream stream sequence: the position to resume
-	// after. It grows within a partition but is shared by all partitions of
-	// the stream, so it has gaps within one partition.
+	// Seq is the record's position in the stream (streams.Pos): the
+	// position to resume after. It grows within a partition but is shared
+	// by all partitions of the stream, so it has gaps within one partition.
 	Seq uint64
 	// Origin is the Godwit-Origin header: the region where the change was
 	// made. "" falls back to Change.Origin.
@@ -24,6 +24,24 @@ type Record struct {
 	// the peer's outbox sequence of the partition: 1, 2, 3, ... without
 	// gaps, which is how the core tells a gap from a reordering.
 	Change *engine.Change
+	// FirstChangeSeq, when not 0, is the outbox sequence of the first of
+	// the consecutive records this one stands for, through Change.Seq. A
+	// message of another origin is read undecoded, as one record at the
+	// position of its last record carrying the last record's outbox
+	// sequence (streams layout 2: a message carries several records); it
+	// covers all the message's records. Honoured only for records of
+	// another origin (never applied): each of the peer's own changes is
+	// its own record.
+	FirstChangeSeq uint64
+}
+
+// firstChangeSeq is the outbox sequence of the first record rec stands for.
+func (r *Replicator) firstChangeSeq(rec Record) uint64 {
+	cs := rec.Change.Seq
+	if rec.FirstChangeSeq != 0 && rec.FirstChangeSeq <= cs && rec.origin() != r.cfg.Peer {
+		return rec.FirstChangeSeq
+	}
+	return cs
 }
 
 func (r Record) origin() string {
@@ -89,7 +107,7 @@ type Resync struct {
 type Counters struct {
 	Handed      uint64 // records handed for apply in batches
 	Applied     uint64 // records of batches acknowledged by Applied
-	SkippedLoop uint64 // records of other origins skipped
+	SkippedLoop uint64 // records of other origins skipped (each one a record stands for)
 	Duplicates  uint64 // records delivered again and dropped
 	Gaps        uint64 // gaps that led to a re-read
 	ReReads     uint64 // re-reads requested (gaps and retries)
@@ -252,7 +270,7 @@ func (r *Replicator) Deliver(rec Record) error {
 		r.counters.Duplicates++
 		return nil
 	}
-	if p.accepted.ChangeSeq != 0 && cs != p.accepted.ChangeSeq+1 {
+	if p.accepted.ChangeSeq != 0 && r.firstChangeSeq(rec) > p.accepted.ChangeSeq+1 {
 		if _, ok := p.buffer[cs]; ok {
 			r.counters.Duplicates++
 			return nil
@@ -269,11 +287,10 @@ func (r *Replicator) Deliver(rec Record) error {
 	}
 	r.accept(p, rec)
 	for len(p.buffer) > 0 {
-		next, ok := p.buffer[p.accepted.ChangeSeq+1]
+		next, ok := r.nextHeld(p)
 		if !ok {
 			break
 		}
-		delete(p.buffer, p.accepted.ChangeSeq+1)
 		if next.Seq <= p.accepted.StreamSeq {
 			// NB: a later change with an earlier stream sequence cannot come
 			// from one JetStream stream; drop it and let the gap be re-read.
@@ -289,12 +306,40 @@ func (r *Replicator) Deliver(rec Record) error {
 	return nil
 }
 
+// nextHeld takes from the partition's held records the one that follows
+// its accepted position: the one of lowest outbox sequence whose span
+// (firstChangeSeq..Change.Seq) holds accepted+1. Held records the accepted
+// position already covers are dropped as duplicates.
+func (r *Replicator) nextHeld(p *partition) (Record, bool) {
+	var best Record
+	found := false
+	for cs, rec := range p.buffer {
+		switch {
+		case cs <= p.accepted.ChangeSeq:
+			delete(p.buffer, cs)
+			r.counters.Duplicates++
+		case r.firstChangeSeq(rec) <= p.accepted.ChangeSeq+1 && (!found || cs < best.Change.Seq):
+			best, found = rec, true
+		}
+	}
+	if found {
+		delete(p.buffer, best.Change.Seq)
+	}
+	return best, found
+}
+
 func (r *Replicator) accept(p *partition, rec Record) {
 	apply := rec.origin() == r.cfg.Peer
 	if apply {
 		p.latest = max(p.latest, rec.Change.CreatedAt)
 	} else {
-		r.counters.SkippedLoop++
+		// NB: from the accepted position, not the record's first: a
+		// record may stand for records the partition already took.
+		from := max(r.firstChangeSeq(rec), p.accepted.ChangeSeq+1)
+		if p.accepted.ChangeSeq == 0 {
+			from = r.firstChangeSeq(rec)
+		}
+		r.counters.SkippedLoop += rec.Change.Seq - from + 1
 	}
 	p.staged = append(p.staged, entry{rec: rec, apply: apply})
 	p.accepted = Pos{StreamSeq: rec.Seq, ChangeSeq: rec.Change.Seq}

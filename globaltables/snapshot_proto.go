@@ -12,9 +12,9 @@ import (
 // The snapshot transfer protocol, over NATS request-reply (no home-made
 // network protocol). The source region serves
 //
-//	gw.ctl.<region>.snapshot.open   {"v":1,"table":T}                       -> snapshotOpenReply (JSON)
-//	gw.ctl.<region>.snapshot.next   {"v":1,"session":S,"partition":P,"after":K} -> a chunk (binary, below)
-//	gw.ctl.<region>.snapshot.close  {"v":1,"session":S}                     -> {"v":1}
+//	gw.ctl.<region>.snapshot.open   {"v":2,"table":T}                       -> snapshotOpenReply (JSON)
+//	gw.ctl.<region>.snapshot.next   {"v":2,"session":S,"partition":P,"after":K} -> a chunk (binary, below)
+//	gw.ctl.<region>.snapshot.close  {"v":2,"session":S}                     -> {"v":2}
 //
 // Requests and the open reply are JSON: small, rare, and readable with
 // `nats req` when debugging. A chunk is binary, because it is the bulk of
