@@ -425,7 +425,7 @@ func (s *JetStreamSource) Open(ctx context.Context, sh Shard, from StartFrom, af
 	if err != nil {
 		return nil, 0, fmt.Errorf("streams: read %s: %w", oc.FilterSubjects[0], err)
 	}
-	return &jsShardReader{src: s, shard: sh, it: it, pos: after}, after, nil
+	return &jsShardReader{src: s, shard: sh, c: c, it: it, pos: after}, after, nil
 }
 
 // nextMessage is the JetStream sequence of the first message that may
@@ -443,6 +443,7 @@ func nextMessage(pos uint64) uint64 {
 type jsShardReader struct {
 	src   *JetStreamSource
 	shard Shard
+	c     jetstream.Consumer
 	it    jetstream.MessagesContext
 	pos   uint64 // the last position returned (or watermarked)
 
@@ -504,9 +505,20 @@ func (r *jsShardReader) Read(ctx context.Context) ([]Record, uint64, error) {
 	return recs, r.pos, nil
 }
 
-// Close stops the reader's consumer.
+// Close stops the reader's consumer and deletes it. Stopping alone leaves
+// it on the server until its InactiveThreshold: a driver that re-reads a
+// partition often (each re-read is a new consumer) hit the server's
+// consumer limit that way.
 func (r *jsShardReader) Close() error {
-	r.closeOnce.Do(r.it.Stop)
+	r.closeOnce.Do(func() {
+		r.it.Stop()
+		if info := r.c.CachedInfo(); info != nil && info.Name != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			// NB: best effort; the InactiveThreshold still removes it.
+			_ = r.src.stream.DeleteConsumer(ctx, info.Name)
+		}
+	})
 	return nil
 }
 

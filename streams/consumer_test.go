@@ -472,3 +472,45 @@ func TestSourceSkipOriginAndChangesOnly(t *testing.T) {
 		t.Fatalf("SkipOrigin was asked %v", asked)
 	}
 }
+
+// TestShardReaderCloseDeletesConsumer: closing a reader removes its
+// JetStream consumer at once, so readers opened and closed over and over
+// (a replicator re-reading a partition) do not pile up consumers until
+// their inactivity threshold.
+func TestShardReaderCloseDeletesConsumer(t *testing.T) {
+	e := rtStart(t, 2)
+	stream := ctTable(e, "readers", ViewKeysOnly)
+	ctWrite(e, "readers", 5, 0, 10)
+	e.publish()
+	src := ctSource(t, e, stream)
+	shards, err := src.Shards(rtCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.js.Stream(rtCtx(t), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumers := func() int {
+		info, err := s.Info(rtCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Consumers
+	}
+	for i := range 20 {
+		r, _, err := src.Open(rtCtx(t), shards[i%len(shards)], TrimHorizon, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := consumers(); n != 1 {
+			t.Fatalf("open reader %d: %d consumers, want 1", i, n)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := consumers(); n != 0 {
+			t.Fatalf("after closing reader %d: %d consumers, want 0", i, n)
+		}
+	}
+}
