@@ -559,8 +559,8 @@ func readRegionStream(region, natsAddr string) ([]chaosRecord, error) {
 			return nil, fmt.Errorf("after %d records of %d of %d messages: %w", len(out), len(msgs), total, err)
 		}
 		for _, rec := range batch {
-			js, _ := streams.SplitPos(rec.Seq)
-			msgs[js] = true
+			jsSeq, _ := streams.SplitPos(rec.Seq)
+			msgs[jsSeq] = true
 			pending[rec.Partition] = rec.Pending
 			ch := rec.Change
 			if ch == nil {
