@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/godwit-db/godwit/streams"
 	"github.com/godwit-db/godwit/streams/embedded"
 	"github.com/godwit-db/godwit/test/harness"
 	"github.com/nats-io/nats.go"
@@ -110,7 +111,8 @@ func writeStreamed(t *testing.T, url string, n int) {
 	}
 }
 
-// waitRecords polls the JetStream account behind nc until its streams hold n messages.
+// waitRecords polls the JetStream account behind nc until its streams
+// hold n records (a message may carry several: streams layout 2).
 func waitRecords(t *testing.T, nc *nats.Conn, n uint64) {
 	t.Helper()
 	js, err := jetstream.New(nc)
@@ -121,15 +123,33 @@ func waitRecords(t *testing.T, nc *nats.Conn, n uint64) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		info, err := js.AccountInfo(ctx)
-		if err == nil && info.Streams == 1 {
-			l := js.ListStreams(ctx)
-			var msgs uint64
-			for s := range l.Info() {
-				msgs += s.State.Msgs
+		if err != nil || info.Streams != 1 {
+			return ""
+		}
+		var recs uint64
+		for name := range js.StreamNames(ctx).Name() {
+			s, err := js.Stream(ctx, name)
+			if err != nil {
+				return ""
 			}
-			if msgs == n {
-				return "ok"
+			si, err := s.Info(ctx)
+			if err != nil {
+				return ""
 			}
+			for seq := si.State.FirstSeq; seq <= si.State.LastSeq && si.State.Msgs > 0; seq++ {
+				m, err := s.GetMsg(ctx, seq)
+				if err != nil {
+					return ""
+				}
+				c, err := streams.MessageCount(m.Header)
+				if err != nil {
+					t.Fatal(err)
+				}
+				recs += uint64(c)
+			}
+		}
+		if recs == n {
+			return "ok"
 		}
 		return ""
 	})

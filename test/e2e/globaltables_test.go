@@ -535,13 +535,33 @@ func readRegionStream(region, natsAddr string) ([]chaosRecord, error) {
 		return nil, err
 	}
 	defer c.Close()
+	// NB: a message may carry several records (layout 2), so total counts
+	// messages, not records: the stream is read until every message that
+	// existed at Info was started and each partition's last record read
+	// ends its message (Pending counts the rest of the message exactly).
 	var out []chaosRecord
-	for uint64(len(out)) < total {
+	msgs := map[uint64]bool{}
+	pending := map[int]uint64{}
+	done := func() bool {
+		if uint64(len(msgs)) < total {
+			return false
+		}
+		for _, n := range pending {
+			if n != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for !done() {
 		batch, err := c.NextBatch(ctx, 512)
 		if err != nil {
-			return nil, fmt.Errorf("after %d of %d records: %w", len(out), total, err)
+			return nil, fmt.Errorf("after %d records of %d of %d messages: %w", len(out), len(msgs), total, err)
 		}
 		for _, rec := range batch {
+			jsSeq, _ := streams.SplitPos(rec.Seq)
+			msgs[jsSeq] = true
+			pending[rec.Partition] = rec.Pending
 			ch := rec.Change
 			if ch == nil {
 				return nil, errors.New("record without its change")
