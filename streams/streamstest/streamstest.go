@@ -7,6 +7,7 @@ package streamstest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -130,4 +131,57 @@ func (r *Region) CreateStreamedTable(t testing.TB, name string) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ReadStream returns every record of the JetStream stream name, read
+// through the consumer library from the trim horizon. It stops once every
+// message the stream held when it was called was started and each
+// partition's last record read ends its message: a message may carry
+// several records, and Record.Pending counts the rest of the message
+// exactly, so counting messages alone would stop inside the last one.
+func ReadStream(ctx context.Context, js jetstream.JetStream, name string) ([]streams.Record, error) {
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	src, err := streams.NewJetStreamSource(ctx, js, name, streams.JetStreamSourceConfig{IdleWait: 50 * time.Millisecond})
+	if err != nil {
+		return nil, err
+	}
+	c, err := streams.NewConsumer(ctx, src, streams.ConsumerConfig{From: streams.TrimHorizon})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var out []streams.Record
+	msgs := map[uint64]bool{}
+	pending := map[int]uint64{}
+	done := func() bool {
+		if uint64(len(msgs)) < info.State.Msgs {
+			return false
+		}
+		for _, n := range pending {
+			if n != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for !done() {
+		recs, err := c.NextBatch(ctx, 512)
+		if err != nil {
+			return out, fmt.Errorf("streamstest: after %d records of %d of %d messages of %s: %w", len(out), len(msgs), info.State.Msgs, name, err)
+		}
+		for _, rec := range recs {
+			jsSeq, _ := streams.SplitPos(rec.Seq)
+			msgs[jsSeq] = true
+			pending[rec.Partition] = rec.Pending
+			out = append(out, rec)
+		}
+	}
+	return out, nil
 }

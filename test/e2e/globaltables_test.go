@@ -21,6 +21,7 @@ import (
 	"github.com/godwit-db/godwit/globaltables"
 	"github.com/godwit-db/godwit/region"
 	"github.com/godwit-db/godwit/streams"
+	"github.com/godwit-db/godwit/streams/streamstest"
 	"github.com/godwit-db/godwit/test/harness"
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
@@ -517,76 +518,36 @@ func readRegionStream(region, natsAddr string) ([]chaosRecord, error) {
 	if err != nil || !ok {
 		return nil, fmt.Errorf("no table stream (%v)", err)
 	}
-	s, err := js.Stream(ctx, ts.Name)
+	recs, err := streamstest.ReadStream(ctx, js, ts.Name)
 	if err != nil {
 		return nil, err
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	total := info.State.Msgs
-	src, err := streams.NewJetStreamSource(ctx, js, ts.Name, streams.JetStreamSourceConfig{IdleWait: 50 * time.Millisecond})
-	if err != nil {
-		return nil, err
-	}
-	c, err := streams.NewConsumer(ctx, src, streams.ConsumerConfig{From: streams.TrimHorizon})
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	// NB: a message may carry several records (layout 2), so total counts
-	// messages, not records: the stream is read until every message that
-	// existed at Info was started and each partition's last record read
-	// ends its message (Pending counts the rest of the message exactly).
 	var out []chaosRecord
-	msgs := map[uint64]bool{}
-	pending := map[int]uint64{}
-	done := func() bool {
-		if uint64(len(msgs)) < total {
-			return false
+	for _, rec := range recs {
+		ch := rec.Change
+		if ch == nil {
+			return nil, errors.New("record without its change")
 		}
-		for _, n := range pending {
-			if n != 0 {
-				return false
+		cr := chaosRecord{stream: region, origin: ch.Origin, version: ch.Version}
+		kb, _ := json.Marshal(ch.Keys)
+		var k map[string]map[string]string
+		_ = json.Unmarshal(kb, &k)
+		cr.key = k["pk"]["S"]
+		if ch.NewImage != nil {
+			ib, _ := json.Marshal(ch.NewImage)
+			var im map[string]map[string]string
+			if err := json.Unmarshal(ib, &im); err != nil {
+				return nil, err
 			}
-		}
-		return true
-	}
-	for !done() {
-		batch, err := c.NextBatch(ctx, 512)
-		if err != nil {
-			return nil, fmt.Errorf("after %d records of %d of %d messages: %w", len(out), len(msgs), total, err)
-		}
-		for _, rec := range batch {
-			jsSeq, _ := streams.SplitPos(rec.Seq)
-			msgs[jsSeq] = true
-			pending[rec.Partition] = rec.Pending
-			ch := rec.Change
-			if ch == nil {
-				return nil, errors.New("record without its change")
-			}
-			cr := chaosRecord{stream: region, origin: ch.Origin, version: ch.Version}
-			kb, _ := json.Marshal(ch.Keys)
-			var k map[string]map[string]string
-			_ = json.Unmarshal(kb, &k)
-			cr.key = k["pk"]["S"]
-			if ch.NewImage != nil {
-				ib, _ := json.Marshal(ch.NewImage)
-				var im map[string]map[string]string
-				if err := json.Unmarshal(ib, &im); err != nil {
-					return nil, err
+			flat := map[string]string{}
+			for a, tv := range im {
+				for typ, v := range tv {
+					flat[a] = typ + ":" + v
 				}
-				flat := map[string]string{}
-				for a, tv := range im {
-					for typ, v := range tv {
-						flat[a] = typ + ":" + v
-					}
-				}
-				cr.item = canonical(flat)
 			}
-			out = append(out, cr)
+			cr.item = canonical(flat)
 		}
+		out = append(out, cr)
 	}
 	return out, nil
 }
