@@ -32,7 +32,7 @@ type PublisherConfig struct {
 	// DuplicateWindow is JetStream's Nats-Msg-Id dedupe window. Records
 	// republished after a failure within it are dropped by JetStream.
 	// Republishes follow their failure within PublishTimeout plus a backoff,
-	// and the server keeps one entry per record for the whole window, so a
+	// and the server keeps one entry per message for the whole window, so a
 	// long window costs memory (window × rate entries), not safety. At most
 	// Retention. Default 2m.
 	DuplicateWindow time.Duration
