@@ -44,11 +44,11 @@ type PublisherConfig struct {
 	// this long ago, so an OS crash that loses JetStream's unsynced tail
 	// loses nothing: the restart republishes it. Default 2m.
 	SyncInterval time.Duration
-	// MaxInFlight bounds a partition's published but unacknowledged records.
-	// Default 512.
+	// MaxInFlight bounds a partition's published but unacknowledged
+	// messages. Default 512.
 	MaxInFlight int
-	// BatchSize is how many outbox entries a partition reads at a time.
-	// Default 256.
+	// BatchSize is how many outbox entries a partition reads at a time,
+	// and so the most records one message carries. Default 256.
 	BatchSize int
 	// PublishTimeout is how long an acknowledgement may take before the
 	// publish counts as failed. Default 10s.
@@ -195,12 +195,13 @@ func (c PublisherConfig) Validate() error {
 //
 // Delivery. Each partition has one goroutine. On (re)start, and after any
 // publish failure, it reads the last record JetStream holds on the
-// partition's subject and takes its Godwit-Seq as the resume point, then
-// publishes the outbox entries after it (PublishMsg with a reply subject
-// of the worker's own, see pubAcks; no client-side retry), up to
-// MaxInFlight unacknowledged, stopping at the first failure: an error ack,
-// no ack within PublishTimeout, or a loss of the connection while records
-// were in flight. NB: records
+// partition's subject and takes its Godwit-Seq (its last entry's) as the
+// resume point, then publishes the outbox entries after it, consecutive
+// ones together in a message (cut; PublishMsg with a reply subject of the
+// worker's own, see pubAcks; no client-side retry), up to MaxInFlight
+// unacknowledged messages, stopping at the first failure: an error or
+// duplicate ack, no ack within PublishTimeout, or a loss of the connection
+// while messages were in flight. NB: messages
 // are not acknowledged one by one before the next is sent; order rests on
 // NATS delivering one connection's messages in order and JetStream storing
 // one stream's inbound messages in arrival order, together with (a) no
@@ -209,8 +210,9 @@ func (c PublisherConfig) Validate() error {
 // after it), (b) no client-side no-responders retries, and (c) a barrier
 // (all acknowledged) before the first record of a different label. So if
 // JetStream holds entry N of a partition it holds every entry before it,
-// and resuming after the last one skips nothing; Nats-Msg-Id dedupe drops
-// what a resume republishes.
+// and resuming after the last one skips nothing; Nats-Msg-Id dedupe (keyed
+// by a message's first entry, with unknown messages republished with the
+// same cut) drops what a resume republishes.
 //
 // Trimming. An entry is deleted from the outbox only once its record was
 // acknowledged SyncInterval ago (JetStream's lazy fsync); entries found in
