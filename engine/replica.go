@@ -244,18 +244,51 @@ func (c *Conflict) Winner() conflict.Version {
 // many partitions); a change of another partition is an error and nothing
 // is written. changes may be empty: only the position moves.
 func (db *DB) ApplyRemote(table string, part int, source string, from, to ReplicaPos, changes []*Change) (RemoteResult, error) {
+	a, err := db.StartApplyRemote(table, part, source, from, to, changes)
+	if err != nil {
+		return RemoteResult{}, err
+	}
+	return a.Result()
+}
+
+// RemoteApply is an ApplyRemote under way (DB.StartApplyRemote).
+type RemoteApply struct {
+	req *writeReq
+	res RemoteResult
+}
+
+// Done is closed once the apply is durable or has failed.
+func (a *RemoteApply) Done() <-chan struct{} { return a.req.done }
+
+// Result waits for Done and reports what the apply did: ApplyRemote's
+// result and error.
+func (a *RemoteApply) Result() (RemoteResult, error) {
+	<-a.req.done
+	return a.res, a.req.err
+}
+
+// StartApplyRemote is ApplyRemote without the wait: it queues the apply on
+// the partition and returns, so that a caller can hand the partition its
+// next batch while this one's WAL sync is under way. The applies one
+// goroutine starts on a partition run in the order it started them, each
+// checking its from against the position its predecessor stored: once one
+// fails, every later one of that source and partition fails with
+// ErrPositionMismatch and writes nothing. A refusal known before queueing
+// (no such table or partition) is returned at once.
+func (db *DB) StartApplyRemote(table string, part int, source string, from, to ReplicaPos, changes []*Change) (*RemoteApply, error) {
 	t := db.table(resolveTableName(table))
 	if t == nil {
-		return RemoteResult{}, apierr.TableNotFound(table)
+		return nil, apierr.TableNotFound(table)
 	}
 	if part < 0 || part >= len(t.parts) {
-		return RemoteResult{}, fmt.Errorf("engine: table %s has no partition %d", table, part)
+		return nil, fmt.Errorf("engine: table %s has no partition %d", table, part)
 	}
-	var res RemoteResult
+	a := &RemoteApply{}
 	p := t.parts[part]
-	err := p.submitItems(func(b *pebble.Batch, d *partStats) error {
+	a.req = &writeReq{reports: true, done: make(chan struct{}), apply: func(b *pebble.Batch, d *partStats) error {
 		m := t.m()
-		res = RemoteResult{}
+		res := &a.res
+		*res = RemoteResult{}
 		key := appliedKey(m.ID, source, part)
 		stored, err := readAppliedPos(b, key)
 		if err != nil {
@@ -288,13 +321,16 @@ func (db *DB) ApplyRemote(table string, part int, source string, from, to Replic
 			keys[i] = k
 		}
 		for i, c := range changes {
-			if err := db.applyRemoteOne(&p.items, b, d, m, keys[i], c, &res); err != nil {
+			if err := db.applyRemoteOne(&p.items, b, d, m, keys[i], c, res); err != nil {
 				return err
 			}
 		}
 		return b.Set(key, encodeAppliedPos(to), nil)
-	})
-	return res, err
+	}}
+	if err := p.enqueue(a.req); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // applyRemoteOne applies c iff it wins last-writer-wins and adds what

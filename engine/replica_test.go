@@ -394,3 +394,71 @@ func TestAppliedPositionFormats(t *testing.T) {
 		t.Errorf("absent position: %v", err)
 	}
 }
+
+// TestStartApplyRemotePipelines: applies started one after another without
+// waiting run in order, each from its predecessor's position; once one is
+// refused, the ones started after it fail too and write nothing.
+func TestStartApplyRemotePipelines(t *testing.T) {
+	rs := newRegions(t, "r1", "r2")
+	r1, r2 := rs[0], rs[1]
+	for i := 0; i < 40; i++ {
+		gtPut(t, r1, fmt.Sprintf("k%d", i), "v1")
+	}
+	pend := r1.pending(t)
+	p, cs := -1, []*Change(nil)
+	for q, qs := range pend {
+		if len(qs) > len(cs) {
+			p, cs = q, qs
+		}
+	}
+	if len(cs) < 3 {
+		t.Fatalf("want a partition with 3 changes, the busiest has %d", len(cs))
+	}
+	var started []*RemoteApply
+	from := ReplicaPos{}
+	for i, c := range cs {
+		to := ReplicaPos{StreamSeq: uint64(i + 1), ChangeSeq: c.Seq}
+		a, err := r2.db.StartApplyRemote("glob", p, "r1", from, to, []*Change{c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		started = append(started, a)
+		from = to
+	}
+	for i, a := range started {
+		res, err := a.Result()
+		if err != nil || res.Applied != 1 {
+			t.Fatalf("apply %d: %+v, %v", i, res, err)
+		}
+	}
+	if got, _ := r2.db.AppliedPosition("glob", "r1", p); got != from {
+		t.Fatalf("applied position %+v, want %+v", got, from)
+	}
+
+	// A batch from a stale position, and one chained after it: both refused.
+	before := dump(t, r2)
+	stale := ReplicaPos{StreamSeq: 1, ChangeSeq: cs[0].Seq}
+	bad, err := r2.db.StartApplyRemote("glob", p, "r1", stale, ReplicaPos{StreamSeq: 100}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := r2.db.StartApplyRemote("glob", p, "r1", ReplicaPos{StreamSeq: 100}, ReplicaPos{StreamSeq: 101}, cs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.Result(); !errors.Is(err, ErrPositionMismatch) {
+		t.Fatalf("stale batch: %v, want ErrPositionMismatch", err)
+	}
+	if res, err := next.Result(); !errors.Is(err, ErrPositionMismatch) || res.Applied+res.Stale != 0 {
+		t.Fatalf("batch after a refused one: %+v, %v; want ErrPositionMismatch", res, err)
+	}
+	if got, _ := r2.db.AppliedPosition("glob", "r1", p); got != from {
+		t.Fatalf("refused batches moved the position to %+v", got)
+	}
+	if after := dump(t, r2); after != before {
+		t.Fatalf("refused batches wrote:\n%s\n---\n%s", after, before)
+	}
+	if _, err := r2.db.StartApplyRemote("glob", 1<<20, "r1", from, from, nil); err == nil {
+		t.Fatal("an apply to a partition that does not exist was started")
+	}
+}

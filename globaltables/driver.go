@@ -205,6 +205,9 @@ type driverRun struct {
 	// resyncedAt is when the last resync succeeded.
 	resyncedAt time.Time
 	pending    map[int]uint64
+	// applying are the batches handed to the engine, in the order they
+	// were started (each partition's in its order).
+	applying []applying
 	// clock offset warnings: when the last was logged, and what has been
 	// seen since.
 	clockWarnAt  time.Time
@@ -299,6 +302,7 @@ func (d *Driver) update(f func(s *DriverStatus)) {
 // restore reloads every partition's durable position into the core and
 // reopens the reader after them.
 func (r *driverRun) restore(ctx context.Context) error {
+	r.settle()
 	positions := make(map[int]Pos, r.parts)
 	for p := 0; p < r.parts; p++ {
 		pos, err := r.d.cfg.DB.AppliedPosition(r.d.cfg.Table, r.d.cfg.Peer, p)
@@ -454,6 +458,7 @@ func (r *driverRun) fail(err error) {
 
 func (r *driverRun) loop(ctx context.Context, done chan struct{}) {
 	defer close(done)
+	defer r.settle()
 	defer r.closeReader()
 	tick := time.NewTicker(r.d.cfg.TickInterval)
 	defer tick.Stop()
@@ -463,11 +468,17 @@ func (r *driverRun) loop(ctx context.Context, done chan struct{}) {
 		if r.reader != nil {
 			recs = r.reader.items
 		}
+		var applied <-chan struct{}
+		if len(r.applying) > 0 {
+			applied = r.applying[0].a.Done()
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case it := <-recs:
 			r.deliver(ctx, it)
+		case <-applied:
+			r.finishApplies()
 		case <-tick.C:
 			if r.broken {
 				if time.Now().After(r.retryAt) {
@@ -534,27 +545,39 @@ func (r *driverRun) firstChangeSeq(rec streams.Record) uint64 {
 	return rec.Change.Seq - uint64(idx)
 }
 
-// process carries out the core's Ready until it has nothing more.
+// maxApplying bounds the batches handed to the engine and not yet
+// accounted for; past it the core keeps staging what arrives.
+const maxApplying = 64
+
+// applying is a batch handed to the engine (DB.StartApplyRemote) that the
+// driver has not yet accounted for.
+type applying struct {
+	b Batch
+	a *engine.RemoteApply
+}
+
+// process hands the core's Ready to the engine until it has nothing more
+// (or maxApplying batches are under way). The applies are not waited for:
+// each partition's batches queue on it in order, and the next Ready's join
+// the group commits while the earlier ones' WAL syncs are under way, so a
+// record waits for its own sync and not for the previous batch's too. Their
+// completions come back through the loop (finishApplies).
 func (r *driverRun) process(ctx context.Context) {
-	for !r.broken && r.core.HasReady() {
+	for !r.broken && len(r.applying) < maxApplying && r.core.HasReady() {
 		rd := r.core.Ready()
-		applied, err := r.applyAll(rd.Batches)
-		// NB: the batches that did apply are durable even when another
-		// partition's failed: account for them before failing, or their
-		// changes would be counted by no one (the restore reloads their
-		// positions, so nothing hands them again).
-		for i, b := range rd.Batches {
-			if !applied[i].ok {
-				continue
+		for _, b := range rd.Batches {
+			changes := make([]*engine.Change, len(b.Apply))
+			for j, rec := range b.Apply {
+				changes[j] = rec.Change
 			}
-			if aerr := r.applied(b, applied[i]); aerr != nil {
-				err = errors.Join(err, aerr)
-				break
+			a, err := r.d.cfg.DB.StartApplyRemote(r.d.cfg.Table, b.Partition, r.d.cfg.Peer, b.From, b.Position, changes)
+			if err != nil {
+				// NB: the batches started before this one are accounted
+				// for as they complete; restore waits for them.
+				r.fail(fmt.Errorf("apply partition %d %+v..%+v: %w", b.Partition, b.From, b.Position, err))
+				return
 			}
-		}
-		if err != nil {
-			r.fail(err)
-			return
+			r.applying = append(r.applying, applying{b: b, a: a})
 		}
 		if len(rd.ReReads) > 0 && rd.Resync == nil {
 			for _, rr := range rd.ReReads {
@@ -572,65 +595,48 @@ func (r *driverRun) process(ctx context.Context) {
 	}
 }
 
-// batchResult is what the engine did with one batch, and when.
-type batchResult struct {
-	ok  bool // the engine applied the batch
-	res engine.RemoteResult
-	at  time.Time
+// finishApplies accounts for the applies at the head of the queue that
+// are done, in the order they were started. A failed one fails the run;
+// those that did apply are accounted for even then, broken or not — they
+// are durable, and the restore that follows reloads their positions, so
+// nothing would hand them again. (The later batches of a failed one's
+// partition fail too, with engine.ErrPositionMismatch, and write nothing.)
+func (r *driverRun) finishApplies() {
+	now := time.Now()
+	for len(r.applying) > 0 {
+		ap := r.applying[0]
+		select {
+		case <-ap.a.Done():
+		default:
+			return
+		}
+		r.applying[0] = applying{}
+		r.applying = r.applying[1:]
+		res, err := ap.a.Result()
+		if err == nil {
+			err = r.applied(ap.b, res, now)
+		} else {
+			err = fmt.Errorf("apply partition %d %+v..%+v: %w", ap.b.Partition, ap.b.From, ap.b.Position, err)
+		}
+		if err != nil && !r.broken {
+			r.fail(err)
+		}
+	}
 }
 
-// applyAll hands a Ready's batches to the engine: the partitions in
-// parallel (so that their commits share WAL fsyncs through the engine's
-// group commit instead of queueing behind one another), each partition's
-// batches in order. It returns the partitions' errors; the batches marked
-// ok were applied and are durable whatever the error (the restore that
-// follows a failure reloads their positions from the engine).
-func (r *driverRun) applyAll(batches []Batch) ([]batchResult, error) {
-	out := make([]batchResult, len(batches))
-	byPart := map[int][]int{}
-	var order []int
-	for i, b := range batches {
-		if _, ok := byPart[b.Partition]; !ok {
-			order = append(order, b.Partition)
-		}
-		byPart[b.Partition] = append(byPart[b.Partition], i)
+// settle waits for every apply under way and accounts for it: before the
+// core's positions are reloaded or replaced, and when the run ends.
+func (r *driverRun) settle() {
+	for len(r.applying) > 0 {
+		<-r.applying[0].a.Done()
+		r.finishApplies()
 	}
-	run := func(idx []int) error {
-		for _, i := range idx {
-			b := batches[i]
-			changes := make([]*engine.Change, len(b.Apply))
-			for j, rec := range b.Apply {
-				changes[j] = rec.Change
-			}
-			res, err := r.d.cfg.DB.ApplyRemote(r.d.cfg.Table, b.Partition, r.d.cfg.Peer, b.From, b.Position, changes)
-			if err != nil {
-				return fmt.Errorf("apply partition %d %+v..%+v: %w", b.Partition, b.From, b.Position, err)
-			}
-			out[i] = batchResult{ok: true, res: res, at: time.Now()}
-		}
-		return nil
-	}
-	if len(order) == 1 {
-		return out, run(byPart[order[0]])
-	}
-	errs := make([]error, len(order))
-	var wg sync.WaitGroup
-	for k, p := range order {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[k] = run(byPart[p])
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
 }
 
 // applied accounts for one batch the engine applied (metrics, conflicts,
 // status) and acknowledges it to the core. Called from the loop, in the
 // Ready's order.
-func (r *driverRun) applied(b Batch, br batchResult) error {
-	res, now := br.res, br.at
+func (r *driverRun) applied(b Batch, res engine.RemoteResult, now time.Time) error {
 	for _, rec := range b.Apply {
 		r.d.m.latency.Observe(max(now.Sub(time.Unix(0, rec.Change.CreatedAt)).Seconds(), 0))
 	}

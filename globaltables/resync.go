@@ -24,6 +24,7 @@ func (r *driverRun) resync(ctx context.Context, rs Resync) {
 	d.log.Warn("the peer's stream no longer holds records this region needs: resynchronising the table from a snapshot of the peer",
 		"partition", rs.Partition, "after", rs.After, "first-available", rs.FirstAvailable, "reason", rs.Reason)
 	r.closeReader()
+	r.settle()
 	d.m.resync.Set(1)
 	d.update(func(s *DriverStatus) { s.Resync = &rs })
 	if since := time.Since(r.resyncedAt); since < d.cfg.RetryInterval {
