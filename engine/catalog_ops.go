@@ -267,6 +267,7 @@ func (db *DB) deleteTable(name string) (_ any, replicated bool, _ error) {
 		// back (with its data) at the next Open.
 		return nil, false, fmt.Errorf("engine: delete table %s: %w", name, err)
 	}
+	db.dropTombstoneSets(m.ID)
 	db.log.Info("table deleted", "table", name, "table-id", m.ID)
 	db.notifyTable(name)
 	return &tableDescriptionOutput{TableDescription: d}, m.Replicated, nil

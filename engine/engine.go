@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -29,9 +30,14 @@ type DB struct {
 	// itemCache is the budget of the partitions' item caches; nil: off.
 	itemCache *cacheBudget
 	// stalls counts Pebble's write stalls.
-	stalls  *writeStalls
-	clock   *conflict.Clock
-	metrics *metrics
+	stalls *writeStalls
+	// tombSets are the global tables' partitions' tombstone keys
+	// (tombset.go), by tombSetID.
+	tombSets  sync.Map
+	tombLimit int           // keys per set, tombSetLimit
+	tombReads atomic.Uint64 // tombstone lookups that read Pebble (for tests)
+	clock     *conflict.Clock
+	metrics   *metrics
 
 	// mu guards tables and nextID and serialises catalog changes.
 	mu     sync.RWMutex
@@ -98,6 +104,7 @@ func Open(cfg Config) (*DB, error) {
 	}
 	db := &DB{
 		stalls:    stalls,
+		tombLimit: tombSetLimit,
 		cfg:       cfg,
 		log:       log,
 		pebble:    pdb,

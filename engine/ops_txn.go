@@ -267,8 +267,12 @@ func (db *DB) runTxn(in *TransactWriteItemsInput, actions []*txnAction) (any, er
 	if err != nil {
 		return nil, err
 	}
+	committed := false
 	defer func() {
 		for _, h := range held {
+			// NB: before the release: the partition's next group may
+			// delete or write its tombstones again.
+			db.endTombstones(h.p.tableID, h.p.id, committed)
 			close(h.br.release)
 		}
 	}()
@@ -332,6 +336,7 @@ func (db *DB) runTxn(in *TransactWriteItemsInput, actions []*txnAction) (any, er
 			db.log.Error("transaction commit failed", "error", err)
 			return nil, apierr.Internal()
 		}
+		committed = true
 	}
 	// Safe: each held partition's goroutine is parked on its barrier.
 	for h, st := range next {

@@ -308,10 +308,10 @@ func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) 
 	switch {
 	case poisoned:
 		s.err = apierr.Internal()
-		p.items.end(false)
+		p.endGroup(false)
 		b.Close()
 	case b.Empty():
-		p.items.end(true)
+		p.endGroup(true)
 		b.Close()
 	default:
 		next := p.stats.plus(delta)
@@ -336,7 +336,7 @@ func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) 
 			err = b.Commit(p.db.writeOpts)
 			p.db.metrics.commitApply.Observe(time.Since(start).Seconds())
 		}
-		p.items.end(err == nil)
+		p.endGroup(err == nil)
 		if err != nil {
 			p.db.log.Error("commit failed", "table-id", p.tableID, "partition", p.id, "error", err)
 			s.err = apierr.Internal()
@@ -441,6 +441,13 @@ func (s partStats) plus(d partStats) partStats {
 // encodeStats is the stored form: varint items, varint bytes, uvarint seq.
 // beginCommit and endCommit bracket every Pebble commit of the partition's
 // keys (by its goroutine, or by a transaction holding it).
+// endGroup ends the group's batch for the item cache and the tombstone
+// set: what it wrote takes effect there iff it committed.
+func (p *partition) endGroup(committed bool) {
+	p.items.end(committed)
+	p.db.endTombstones(p.tableID, p.id, committed)
+}
+
 func (p *partition) beginCommit() { p.commitsStarted.Add(1) }
 
 func (p *partition) endCommit() {

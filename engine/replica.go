@@ -144,8 +144,20 @@ func (db *DB) storedVersion(b pebble.Reader, m *tableMeta, k *primaryKey, itemVe
 	if exists || !m.Replicated {
 		return itemVer, nil
 	}
-	ts, _, err := readTombstone(b, tombstoneKey(m, k))
+	ts, _, err := db.readTombstone(b, m, k)
 	return ts.stamp.Version, err
+}
+
+// readTombstone returns the tombstone of an absent item of a replicated
+// table, if it has one; its partition's tombstone set spares the read of
+// one it certainly has not.
+func (db *DB) readTombstone(b pebble.Reader, m *tableMeta, k *primaryKey) (tombstone, bool, error) {
+	key := tombstoneKey(m, k)
+	if !db.tombstoneSet(m.ID, k.part).mayHold(db, m.ID, k.part, key) {
+		return tombstone{}, false, nil
+	}
+	db.tombReads.Add(1)
+	return readTombstone(b, key)
 }
 
 // writeTombstone records (or clears, for a live item) the tombstone of a
@@ -155,9 +167,17 @@ func (db *DB) writeTombstone(b *pebble.Batch, m *tableMeta, w *itemWrite) error 
 		return nil
 	}
 	key := tombstoneKey(m, &w.key)
+	set := db.tombstoneSet(m.ID, w.key.part)
 	if w.new == nil {
+		set.add(db, m.ID, w.key.part, key)
 		return b.Set(key, encodeTombstone(w.version, w.prev, db.clock.PhysicalNow().UnixNano()), nil)
 	}
+	// NB: most items have no tombstone (writing a live item clears it):
+	// delete only one that may be there.
+	if !set.mayHold(db, m.ID, w.key.part, key) {
+		return nil
+	}
+	set.remove(db, m.ID, w.key.part, key)
 	return b.Delete(key, nil)
 }
 
@@ -343,7 +363,7 @@ func (db *DB) applyRemoteOne(src itemSource, b *pebble.Batch, d *partStats, m *t
 	}
 	deleted := false
 	if old == nil && m.Replicated {
-		ts, found, err := readTombstone(b, tombstoneKey(m, &k))
+		ts, found, err := db.readTombstone(b, m, &k)
 		if err != nil {
 			return err
 		}

@@ -59,6 +59,7 @@ func (db *DB) collectTombstones(p *partition, keys [][]byte, now time.Time) (int
 		return 0, nil
 	}
 	n := 0
+	set := db.tombstoneSet(p.tableID, p.id)
 	err := p.submit(func(b *pebble.Batch, _ *partStats) error {
 		n = 0
 		for _, k := range keys {
@@ -69,6 +70,7 @@ func (db *DB) collectTombstones(p *partition, keys [][]byte, now time.Time) (int
 			if !found || !db.tombstoneExpired(ts.deletedAt, now) {
 				continue
 			}
+			set.remove(db, p.tableID, p.id, k)
 			if err := b.Delete(k, nil); err != nil {
 				return err
 			}
