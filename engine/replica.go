@@ -153,7 +153,7 @@ func (db *DB) storedVersion(b pebble.Reader, m *tableMeta, k *primaryKey, itemVe
 // one it certainly has not.
 func (db *DB) readTombstone(b pebble.Reader, m *tableMeta, k *primaryKey) (tombstone, bool, error) {
 	key := tombstoneKey(m, k)
-	if !db.tombstoneSet(m.ID, k.part).mayHold(db, m.ID, k.part, key) {
+	if !db.tombstoneSet(m.ID, k.part).mayHold(key) {
 		return tombstone{}, false, nil
 	}
 	db.tombReads.Add(1)
@@ -169,15 +169,15 @@ func (db *DB) writeTombstone(b *pebble.Batch, m *tableMeta, w *itemWrite) error 
 	key := tombstoneKey(m, &w.key)
 	set := db.tombstoneSet(m.ID, w.key.part)
 	if w.new == nil {
-		set.add(db, m.ID, w.key.part, key)
+		set.add(key)
 		return b.Set(key, encodeTombstone(w.version, w.prev, db.clock.PhysicalNow().UnixNano()), nil)
 	}
 	// NB: most items have no tombstone (writing a live item clears it):
 	// delete only one that may be there.
-	if !set.mayHold(db, m.ID, w.key.part, key) {
+	if !set.mayHold(key) {
 		return nil
 	}
-	set.remove(db, m.ID, w.key.part, key)
+	set.remove(key)
 	return b.Delete(key, nil)
 }
 

@@ -37,6 +37,10 @@ import (
 const tombSetLimit = 1 << 16
 
 type tombSet struct {
+	db      *DB
+	tableID uint32
+	part    int
+
 	mu       sync.Mutex
 	loaded   bool
 	off      bool
@@ -56,7 +60,7 @@ func (db *DB) tombstoneSet(tableID uint32, part int) *tombSet {
 	if s, ok := db.tombSets.Load(id); ok {
 		return s.(*tombSet)
 	}
-	s, _ := db.tombSets.LoadOrStore(id, &tombSet{})
+	s, _ := db.tombSets.LoadOrStore(id, &tombSet{db: db, tableID: tableID, part: part})
 	return s.(*tombSet)
 }
 
@@ -72,11 +76,11 @@ func (db *DB) dropTombstoneSets(tableID uint32) {
 
 // load reads the partition's tombstone keys from Pebble; called with mu
 // held, once.
-func (s *tombSet) load(db *DB, tableID uint32, part int) {
-	s.limit = db.tombLimit
+func (s *tombSet) load() {
+	s.limit = s.db.tombLimit
 	s.loaded = true
-	prefix := tombstonePartPrefix(tableID, part)
-	it, err := db.pebble.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	prefix := tombstonePartPrefix(s.tableID, s.part)
+	it, err := s.db.pebble.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		s.off = true
 		return
@@ -99,19 +103,21 @@ func (s *tombSet) giveUp() {
 	s.off, s.keys, s.removing = true, nil, nil
 }
 
-func (s *tombSet) ready(db *DB, tableID uint32, part int) {
+// tracking loads the set if it is not yet and reports whether it keeps
+// the keys (not given up); called with mu held.
+func (s *tombSet) tracking() bool {
 	if !s.loaded {
-		s.load(db, tableID, part)
+		s.load()
 	}
+	return !s.off
 }
 
 // mayHold reports whether the partition may have a tombstone at key (a
 // tombstone key): false only when it certainly has none.
-func (s *tombSet) mayHold(db *DB, tableID uint32, part int, key []byte) bool {
+func (s *tombSet) mayHold(key []byte) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ready(db, tableID, part)
-	if s.off {
+	if !s.tracking() {
 		return true
 	}
 	_, ok := s.keys[string(key)]
@@ -119,28 +125,25 @@ func (s *tombSet) mayHold(db *DB, tableID uint32, part int, key []byte) bool {
 }
 
 // add notes a tombstone written at key into the open batch.
-func (s *tombSet) add(db *DB, tableID uint32, part int, key []byte) {
+func (s *tombSet) add(key []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ready(db, tableID, part)
-	if s.off {
-		return
-	}
-	delete(s.removing, string(key))
-	if len(s.keys) >= s.limit {
+	switch {
+	case !s.tracking():
+	case len(s.keys) >= s.limit:
 		s.giveUp()
-		return
+	default:
+		delete(s.removing, string(key))
+		s.keys[string(key)] = struct{}{}
 	}
-	s.keys[string(key)] = struct{}{}
 }
 
 // remove notes the tombstone at key deleted in the open batch; it leaves
 // the set when the batch commits (end).
-func (s *tombSet) remove(db *DB, tableID uint32, part int, key []byte) {
+func (s *tombSet) remove(key []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ready(db, tableID, part)
-	if s.off {
+	if !s.tracking() {
 		return
 	}
 	if s.removing == nil {

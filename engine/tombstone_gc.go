@@ -70,7 +70,7 @@ func (db *DB) collectTombstones(p *partition, keys [][]byte, now time.Time) (int
 			if !found || !db.tombstoneExpired(ts.deletedAt, now) {
 				continue
 			}
-			set.remove(db, p.tableID, p.id, k)
+			set.remove(k)
 			if err := b.Delete(k, nil); err != nil {
 				return err
 			}
