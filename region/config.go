@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +33,8 @@ type Config struct {
 	// Region is this instance's region name (ARNs, versions, JetStream
 	// domain, control subjects). Required.
 	Region string
-	// Partitions is the partition count of a new table. Default 8.
+	// Partitions is the partition count of a new table. Default
+	// DefaultPartitions().
 	Partitions int
 	// TTLSweepInterval is how often expired items are looked for; 0
 	// disables TTL deletion.
@@ -139,9 +141,24 @@ const (
 	DefaultStreamRetention = 24 * time.Hour
 	DefaultStreamMaxBytes  = 1 << 30
 	DefaultNATSMaxStore    = 64 << 30
-	DefaultPartitions      = 8
 	DefaultItemCacheSize   = 32 << 20
 )
+
+// DefaultPartitions is the partition count of a new table when none is
+// configured: one per core the Go scheduler uses (GOMAXPROCS), at least 2
+// and at most 64.
+//
+// A partition is one sequencer goroutine with its own group commits, its
+// own stream subject and its own replication readers. More partitions than
+// cores add no parallelism on the apply path, only smaller groups, more
+// fsync requests and more JetStream messages and consumers: on the 2-core
+// build machine 2 partitions instead of 8 roughly halved replication
+// latency between three regions and raised closed-loop PutItem throughput
+// (docs/benchmarks.md, "Global tables, Run 8"). A table keeps the count it
+// was created with; a replica takes its source's.
+func DefaultPartitions() int {
+	return min(max(runtime.GOMAXPROCS(0), 2), 64)
+}
 
 // MaxPartitions mirrors the engine's bound on a table's partition count.
 const MaxPartitions = 1024

@@ -119,7 +119,7 @@ func Start(ctx context.Context, cfg Config) (_ *Region, err error) {
 	}
 	parts := cfg.Partitions
 	if parts == 0 {
-		parts = DefaultPartitions
+		parts = DefaultPartitions()
 	}
 	r.db, err = engine.Open(engine.Config{
 		Dir:               cfg.DataDir,

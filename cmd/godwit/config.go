@@ -33,7 +33,8 @@ type Config struct {
 	// Region is this instance's region name (ARNs, versions, JetStream
 	// domain). Default "us-east-1".
 	Region string `yaml:"region"`
-	// Partitions is the partition count of a new table. Default 8.
+	// Partitions is the partition count of a new table. Default
+	// region.DefaultPartitions(): one per core, 2..64.
 	Partitions int `yaml:"partitions"`
 	// LogLevel is trace, debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log-level"`
@@ -159,7 +160,7 @@ func DefaultConfig() Config {
 		Listen:           ":8000",
 		DataDir:          "./data",
 		Region:           "us-east-1",
-		Partitions:       8,
+		Partitions:       region.DefaultPartitions(),
 		LogLevel:         "info",
 		LogFormat:        "text",
 		TTLSweepInterval: 30 * time.Second,
@@ -221,7 +222,7 @@ var serveOptions = []option{
 	{name: "region", usage: "this instance's region `name`",
 		def: func(c Config) string { return c.Region },
 		set: func(c *Config, v string) error { c.Region = v; return nil }},
-	{name: "partitions", usage: "`count` of partitions per new table (1..1024)",
+	{name: "partitions", usage: "`count` of partitions per new table (1..1024; by default one per core, 2..64)",
 		def: func(c Config) string { return strconv.Itoa(c.Partitions) },
 		set: func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)

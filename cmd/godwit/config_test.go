@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/godwit-db/godwit/region"
 )
 
 func writeFile(t *testing.T, content string) string {
@@ -26,7 +28,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Listen: ":8000", DataDir: "./data", Region: "us-east-1", Partitions: 8,
+	want := Config{Listen: ":8000", DataDir: "./data", Region: "us-east-1", Partitions: region.DefaultPartitions(),
 		LogLevel: "info", LogFormat: "text", TTLSweepInterval: 30 * time.Second, HTTPServer: "lean"}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
