@@ -41,11 +41,13 @@ CONNS=${CONNS:-64}
 GODWIT_ARGS=${GODWIT_ARGS:-}
 RESULTS=${RESULTS:-$BENCH/.results/globaltables-$(date -u +%Y%m%dT%H%M%SZ)}
 
-COMMAND="MODES=\"$MODES\" REPS=$REPS RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP SHARED_EVERY=$SHARED_EVERY SHARED_KEYS=$SHARED_KEYS PARTITION=$PARTITION ITEMS=$ITEMS ITEM_SIZE=$ITEM_SIZE CONNS=$CONNS test/bench/globaltables.sh"
+COMMAND="${GODWIT_ARGS:+GODWIT_ARGS=\"$GODWIT_ARGS\" }MODES=\"$MODES\" REPS=$REPS RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP SHARED_EVERY=$SHARED_EVERY SHARED_KEYS=$SHARED_KEYS PARTITION=$PARTITION ITEMS=$ITEMS ITEM_SIZE=$ITEM_SIZE CONNS=$CONNS test/bench/globaltables.sh"
 
 BENCH_NAME=globaltables-bench
 # shellcheck source=lib.sh
 source "$BENCH/lib.sh"
+# shellcheck source=partitions.sh
+source "$BENCH/partitions.sh"
 
 # run MODE REP LIMIT ARGS...: one replat run, bounded by LIMIT seconds; its
 # JSON line is appended to $RESULTS/MODE.jsonl and its logs kept.
@@ -110,7 +112,7 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "Command: \`$COMMAND\`"
 	echo
 	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $cpu, $(nproc) CPUs, $mem RAM, $(uname -sr); $(go version | awk '{print $3}'), godwit $commit; load average before the report $(cut -d' ' -f1-3 /proc/loadavg)."
-	echo "Every region is its own \`godwit serve\` (fsync on, 8 partitions, embedded NATS), all on this machine with the client, data on $(df -PT "$DATA" | awk 'NR==2 {print $1 " (" $2 ")"}'); peers reach each other's NATS through a TCP proxy per direction in the client process."
+	echo "Every region is its own \`godwit serve\` (fsync on, $(partitions_note), embedded NATS), all on this machine with the client, data on $(df -PT "$DATA" | awk 'NR==2 {print $1 " (" $2 ")"}'); peers reach each other's NATS through a TCP proxy per direction in the client process."
 	if [[ " $MODES " == *" latency "* ]]; then
 		echo
 		echo "Replication latency (origin PutItem acknowledged → record in the other region's stream; $RATE puts/s per region, all three at once, open loop; $DURATION measured after $WARMUP warmup; all 6 origin→destination pairs pooled; every ${SHARED_EVERY}th write to one of $SHARED_KEYS shared keys). \"metric\" is godwit's \`godwit_replication_latency_seconds\` over the same window, all regions (change created in the origin → applied here; bucket-interpolated):"

@@ -38,11 +38,13 @@ AUDIT_SECONDS=${AUDIT_SECONDS:-5}
 SKIP=${SKIP:-}
 RESULTS=${RESULTS:-$BENCH/.results/sinks-$(date -u +%Y%m%dT%H%M%SZ)}
 
-COMMAND="BATCH_SIZES=\"$BATCH_SIZES\" CONCURRENCY=$CONCURRENCY RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP REPS=$REPS ITEM_SIZE=$ITEM_SIZE CONNS=$CONNS AUDIT_ITEMS=$AUDIT_ITEMS AUDIT_BATCH=$AUDIT_BATCH AUDIT_SECONDS=$AUDIT_SECONDS test/bench/sinks.sh"
+COMMAND="${GODWIT_ARGS:+GODWIT_ARGS=\"$GODWIT_ARGS\" }BATCH_SIZES=\"$BATCH_SIZES\" CONCURRENCY=$CONCURRENCY RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP REPS=$REPS ITEM_SIZE=$ITEM_SIZE CONNS=$CONNS AUDIT_ITEMS=$AUDIT_ITEMS AUDIT_BATCH=$AUDIT_BATCH AUDIT_SECONDS=$AUDIT_SECONDS test/bench/sinks.sh"
 
 BENCH_NAME=sinks-bench
 # shellcheck source=lib.sh
 source "$BENCH/lib.sh"
+# shellcheck source=partitions.sh
+source "$BENCH/partitions.sh"
 skipped() { [[ " $SKIP " == *" $1 "* ]]; }
 
 # bounded NAME LIMIT OUT CMD...: runs CMD in the background (so traps
@@ -121,7 +123,7 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "Command: \`$COMMAND\`"
 	echo
 	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $cpu, $(nproc) CPUs, $mem RAM, $(uname -sr); $(go version | awk '{print $3}'), godwit $commit; load average before the report $(cut -d' ' -f1-3 /proc/loadavg)."
-	echo "One \`godwit serve\` per run (fsync on, 8 partitions, embedded NATS), data on $(df -PT "$DATA" | awk 'NR==2 {print $1 " (" $2 ")"}'), clients and handler on the same machine."
+	echo "One \`godwit serve\` per run (fsync on, $(partitions_note), embedded NATS), data on $(df -PT "$DATA" | awk 'NR==2 {print $1 " (" $2 ")"}'), clients and handler on the same machine."
 	if ! skipped latency; then
 		echo
 		echo "PutItem acknowledged → handler invoked (target \`function\`, Runtime API, $CONCURRENCY aws-lambda-go handler process(es) (Concurrency); MaximumBatchingWindowInSeconds 0, ParallelizationFactor 1; $RATE puts/s open loop, $DURATION measured after $WARMUP warmup; handler time taken at entry, before decoding):"

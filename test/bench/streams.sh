@@ -24,6 +24,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BENCH=$ROOT/test/bench
+# shellcheck source=partitions.sh
+source "$BENCH/partitions.sh"
 
 RATES=${RATES:-1000 5000}
 READERS=${READERS:-consumer api}
@@ -40,7 +42,7 @@ PROFILE=${PROFILE:-0}
 GODWIT_ARGS=${GODWIT_ARGS:-}
 RESULTS=${RESULTS:-$BENCH/.results/streams-$(date -u +%Y%m%dT%H%M%SZ)}
 
-COMMAND="RATES=\"$RATES\" READERS=\"$READERS\" LAT_DURATION=$LAT_DURATION LAT_WARMUP=$LAT_WARMUP POLL_WAIT=$POLL_WAIT TP_DURATION=$TP_DURATION TP_WARMUP=$TP_WARMUP CONNS=$CONNS REPS=$REPS KEYS=$KEYS ITEM_SIZE=$ITEM_SIZE test/bench/streams.sh"
+COMMAND="${GODWIT_ARGS:+GODWIT_ARGS=\"$GODWIT_ARGS\" }RATES=\"$RATES\" READERS=\"$READERS\" LAT_DURATION=$LAT_DURATION LAT_WARMUP=$LAT_WARMUP POLL_WAIT=$POLL_WAIT TP_DURATION=$TP_DURATION TP_WARMUP=$TP_WARMUP CONNS=$CONNS REPS=$REPS KEYS=$KEYS ITEM_SIZE=$ITEM_SIZE test/bench/streams.sh"
 
 log() { printf '[streams-bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
@@ -240,7 +242,7 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "Command: \`$COMMAND\`"
 	echo
 	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $cpu, $(nproc) CPUs, $mem RAM, $(uname -sr); $(go version | awk '{print $3}'), godwit $commit."
-	echo "One godwit (defaults: fsync on every commit, 8 partitions per table, embedded NATS) on a fresh data dir on $(df -PT "$DATA_DIR" | awk 'NR==2 {print $1 " (" $2 ")"}'); the clients share the machine over 127.0.0.1."
+	echo "One godwit (defaults: fsync on every commit, $(partitions_note), embedded NATS) on a fresh data dir on $(df -PT "$DATA_DIR" | awk 'NR==2 {print $1 " (" $2 ")"}'); the clients share the machine over 127.0.0.1."
 	echo
 	echo "Visibility latency (PutItem acknowledged → record received; open loop, $LAT_DURATION measured after $LAT_WARMUP warmup; api polls each shard with no pause after records and $POLL_WAIT after an empty answer):"
 	echo
