@@ -39,6 +39,9 @@ type DB struct {
 	clock     *conflict.Clock
 	metrics   *metrics
 
+	// mem knows which item keys Pebble's memtables may hold (memkeys.go).
+	mem *memKeys
+
 	// mu guards tables and nextID and serialises catalog changes.
 	mu     sync.RWMutex
 	tables map[string]*table
@@ -122,7 +125,9 @@ func Open(cfg Config) (*DB, error) {
 		db.itemCache = &cacheBudget{limit: cfg.ItemCacheSize}
 	}
 	db.metrics = newMetrics(cfg.Registerer, db)
+	db.mem = newMemKeys(pdb, cfg.MemTableSize, log.Named("memkeys"))
 	if err := db.load(); err != nil {
+		db.mem.close()
 		_ = pdb.Close()
 		return nil, err
 	}
@@ -218,6 +223,7 @@ func (db *DB) Close() error {
 	}
 	db.mu.Unlock()
 	db.metrics.unregister()
+	db.mem.close()
 	if err := db.pebble.Close(); err != nil {
 		return fmt.Errorf("engine: close pebble: %w", err)
 	}

@@ -166,6 +166,11 @@ type groupItems struct {
 	// bypass is set once a request that does not report its writes has
 	// run in the group: from then on everything reads the batch.
 	bypass bool
+	// mem and dur let a lookup that misses the cache skip Pebble's
+	// memtables when they cannot hold the key (memkeys.go): the group's
+	// own writes are all in pending, so the batch cannot hold it either.
+	mem *memKeys
+	dur durableReader
 }
 
 func (g *groupItems) readStamp(key []byte) (conflict.Stamp, attr.Item, error) {
@@ -185,7 +190,7 @@ func (g *groupItems) readStamp(key []byte) (conflict.Stamp, attr.Item, error) {
 	} else {
 		g.cache.budget.misses.Add(1)
 		var err error
-		if v, err = storedValue(g.b, key); err != nil {
+		if v, err = g.stored(key); err != nil {
 			return conflict.Stamp{}, nil, err
 		}
 		g.cache.put(string(key), v)
@@ -222,7 +227,19 @@ func (g *groupItems) end(applied bool) {
 		}
 		clear(g.pending)
 	}
+	g.dur.close()
 	g.b, g.bypass = nil, false
+}
+
+// stored reads the stored value at key for a lookup that missed the group
+// and the cache: from the sstables alone when no memtable can hold it.
+func (g *groupItems) stored(key []byte) ([]byte, error) {
+	if g.mem != nil {
+		if may, flushed := g.mem.mayHold(key); !may {
+			return g.dur.get(g.mem, key, flushed)
+		}
+	}
+	return storedValue(g.b, key)
 }
 
 // storedValue returns a copy of the stored value at key, nil if absent.

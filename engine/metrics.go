@@ -101,12 +101,15 @@ var (
 	descItemCacheHits   = prometheus.NewDesc("godwit_engine_item_cache_hits_total", "Reads before a write answered by the partitions' item caches.", nil, nil)
 	descItemCacheMisses = prometheus.NewDesc("godwit_engine_item_cache_misses_total", "Reads before a write that went to Pebble (not cached, or the cache bypassed).", nil, nil)
 	descItemCacheBytes  = prometheus.NewDesc("godwit_engine_item_cache_bytes", "Bytes held by the partitions' item caches (approximate).", nil, nil)
+	descMemtableSkips   = prometheus.NewDesc("godwit_engine_memtable_skips_total", "Reads before a write that read only Pebble's sstables: no memtable could hold the item (memkeys.go).", nil, nil)
+	descKeyGenRotations = prometheus.NewDesc("godwit_engine_key_filter_rotations_total", "Generations of the memtable key filter ended by a flush.", nil, nil)
 )
 
 func (c *pebbleCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPebbleDiskBytes, descPebbleReadAmp, descPebbleCompactions, descPebbleFlushes,
 		descPebbleCacheHits, descPebbleCacheMisses, descPebbleCacheBytes, descPebbleMemtable, descPebbleWALBytes, descPebbleL0Files,
-		descItemCacheHits, descItemCacheMisses, descItemCacheBytes, descWriteStalls, descWriteStallSeconds} {
+		descItemCacheHits, descItemCacheMisses, descItemCacheBytes, descWriteStalls, descWriteStallSeconds,
+		descMemtableSkips, descKeyGenRotations} {
 		ch <- d
 	}
 }
@@ -129,6 +132,8 @@ func (c *pebbleCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descPebbleL0Files, float64(m.Levels[0].TablesCount))
 	counter(descWriteStalls, float64(c.db.stalls.count.Load()))
 	counter(descWriteStallSeconds, time.Duration(c.db.stalls.nanos.Load()).Seconds())
+	counter(descMemtableSkips, float64(c.db.mem.skips.Load()))
+	counter(descKeyGenRotations, float64(c.db.mem.rotations.Load()))
 	if b := c.db.itemCache; b != nil {
 		counter(descItemCacheHits, float64(b.hits.Load()))
 		counter(descItemCacheMisses, float64(b.misses.Load()))

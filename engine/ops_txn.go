@@ -328,7 +328,9 @@ func (db *DB) runTxn(in *TransactWriteItemsInput, actions []*txnAction) (any, er
 		for _, h := range held {
 			h.p.beginCommit()
 		}
+		g := db.mem.begin()
 		err := b.Commit(db.writeOpts)
+		db.mem.end(g, b)
 		for _, h := range held {
 			h.p.endCommit()
 		}

@@ -137,6 +137,7 @@ func newPartition(db *DB, tableID uint32, id int, stats partStats, cache *cacheB
 	}
 	if cache != nil {
 		p.items.cache = newItemCache(cache)
+		p.items.mem = db.mem
 	}
 	p.durCond = sync.NewCond(&p.durMu)
 	p.setStats(stats)
@@ -327,13 +328,17 @@ func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) 
 			// batch is applied and visible when it returns, its WAL sync is
 			// awaited with SyncWait, and it is not closed before that.
 			start := time.Now()
+			g := p.db.mem.begin()
 			err = p.db.pebble.ApplyNoSyncWait(b, p.db.writeOpts)
+			p.db.mem.end(g, b)
 			s.wait = err == nil
 			s.applied = time.Now()
 			p.db.metrics.commitApply.Observe(s.applied.Sub(start).Seconds())
 		} else {
 			start := time.Now()
+			g := p.db.mem.begin()
 			err = b.Commit(p.db.writeOpts)
+			p.db.mem.end(g, b)
 			p.db.metrics.commitApply.Observe(time.Since(start).Seconds())
 		}
 		p.endGroup(err == nil)
