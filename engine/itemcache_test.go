@@ -34,80 +34,9 @@ func TestItemCacheAgreesWithPebble(t *testing.T) {
 		dbs[i] = db
 	}
 
-	const keys = 6
-	conds := []string{"", `,"ConditionExpression":"attribute_not_exists(pk)"`, `,"ConditionExpression":"attribute_exists(pk)"`}
 	for step := range 600 {
-		k := fmt.Sprintf("k%d", rng.IntN(keys))
-		k2 := fmt.Sprintf("k%d", rng.IntN(keys))
-		v := rng.IntN(1000)
-		cond := conds[rng.IntN(len(conds))]
-		var op string
-		var run func(db *DB) (any, error)
-		switch rng.IntN(6) {
-		case 0:
-			op = "put"
-			js := fmt.Sprintf(`{"TableName":"Tbl","Item":{"pk":{"S":%q},"v":{"N":"%d"}},"ReturnValues":"ALL_OLD"%s}`, k, v, cond)
-			run = func(db *DB) (any, error) {
-				var in PutItemInput
-				rtDecode(t, js, &in)
-				return db.PutItem(t.Context(), &in)
-			}
-		case 1:
-			op = "update"
-			js := fmt.Sprintf(`{"TableName":"Tbl","Key":{"pk":{"S":%q}},"UpdateExpression":"ADD n :d","ExpressionAttributeValues":{":d":{"N":"%d"}},"ReturnValues":"ALL_NEW"}`, k, v)
-			run = func(db *DB) (any, error) {
-				var in UpdateItemInput
-				rtDecode(t, js, &in)
-				return db.UpdateItem(t.Context(), &in)
-			}
-		case 2:
-			op = "delete"
-			js := fmt.Sprintf(`{"TableName":"Tbl","Key":{"pk":{"S":%q}},"ReturnValues":"ALL_OLD"%s}`, k, cond)
-			run = func(db *DB) (any, error) {
-				var in DeleteItemInput
-				rtDecode(t, js, &in)
-				return db.DeleteItem(t.Context(), &in)
-			}
-		case 3:
-			if k2 == k {
-				k2 = k + "x"
-			}
-			op = "transaction"
-			js := fmt.Sprintf(`{"TransactItems":[{"Put":{"TableName":"Tbl","Item":{"pk":{"S":%q},"t":{"N":"%d"}}}},{"Update":{"TableName":"Tbl","Key":{"pk":{"S":%q}},"UpdateExpression":"ADD n :d","ExpressionAttributeValues":{":d":{"N":"1"}}}}]}`, k, v, k2)
-			run = func(db *DB) (any, error) {
-				var in TransactWriteItemsInput
-				rtDecode(t, js, &in)
-				return db.TransactWriteItems(t.Context(), &in)
-			}
-		case 4:
-			op = "batch"
-			js := fmt.Sprintf(`{"RequestItems":{"Tbl":[{"PutRequest":{"Item":{"pk":{"S":%q},"b":{"N":"%d"}}}},{"DeleteRequest":{"Key":{"pk":{"S":%q}}}}]}}`, k, v, k2+"b")
-			run = func(db *DB) (any, error) {
-				var in BatchWriteItemInput
-				rtDecode(t, js, &in)
-				return db.BatchWriteItem(t.Context(), &in)
-			}
-		default:
-			op = "bypassing write"
-			run = func(db *DB) (any, error) { return nil, bypassingPut(db, "Tbl", k, v) }
-		}
-		var want string
-		for i, db := range dbs {
-			out, err := run(db)
-			got := fmt.Sprintf("%v", err)
-			if err == nil {
-				b, merr := json.Marshal(out)
-				if merr != nil {
-					t.Fatal(merr)
-				}
-				got = string(b)
-			}
-			if i == 0 {
-				want = got
-			} else if got != want {
-				t.Fatalf("step %d %s %s: cache budget %d answered\n%s\nwithout a cache:\n%s", step, op, k, sizes[i], got, want)
-			}
-		}
+		op, k, run := randomWrite(t, rng, 6, "")
+		agree(t, dbs, func(i int) string { return fmt.Sprintf("step %d %s %s: cache budget %d", step, op, k, sizes[i]) }, run)
 	}
 	want := catJSON(t, rtScan(t, dbs[0], &ScanInput{TableName: "Tbl"}).Items)
 	for i, db := range dbs[1:] {
@@ -123,6 +52,88 @@ func TestItemCacheAgreesWithPebble(t *testing.T) {
 	}
 	if dbs[0].itemCache != nil {
 		t.Fatal("ItemCacheSize -1 should turn the cache off")
+	}
+}
+
+// randomWrite picks one random write to table Tbl (key pk) for the tests
+// that run the same writes against differently configured DBs: a put, an
+// update or a delete of one of keys keys, with its old image and maybe a
+// condition, a transaction, a batch write, or a write that bypasses the
+// item cache. Items carry pad when it is not empty.
+func randomWrite(t *testing.T, rng *rand.Rand, keys int, pad string) (op, k string, run func(db *DB) (any, error)) {
+	k = fmt.Sprintf("k%d", rng.IntN(keys))
+	k2 := fmt.Sprintf("k%d", rng.IntN(keys))
+	v := rng.IntN(1000)
+	conds := []string{"", `,"ConditionExpression":"attribute_not_exists(pk)"`, `,"ConditionExpression":"attribute_exists(pk)"`}
+	cond := conds[rng.IntN(len(conds))]
+	padded := ""
+	if pad != "" {
+		padded = fmt.Sprintf(`,"pad":{"S":%q}`, pad)
+	}
+	switch rng.IntN(6) {
+	case 0:
+		js := fmt.Sprintf(`{"TableName":"Tbl","Item":{"pk":{"S":%q},"v":{"N":"%d"}%s},"ReturnValues":"ALL_OLD"%s}`, k, v, padded, cond)
+		return "put", k, func(db *DB) (any, error) {
+			var in PutItemInput
+			rtDecode(t, js, &in)
+			return db.PutItem(t.Context(), &in)
+		}
+	case 1:
+		js := fmt.Sprintf(`{"TableName":"Tbl","Key":{"pk":{"S":%q}},"UpdateExpression":"ADD n :d","ExpressionAttributeValues":{":d":{"N":"%d"}},"ReturnValues":"ALL_NEW"}`, k, v)
+		return "update", k, func(db *DB) (any, error) {
+			var in UpdateItemInput
+			rtDecode(t, js, &in)
+			return db.UpdateItem(t.Context(), &in)
+		}
+	case 2:
+		js := fmt.Sprintf(`{"TableName":"Tbl","Key":{"pk":{"S":%q}},"ReturnValues":"ALL_OLD"%s}`, k, cond)
+		return "delete", k, func(db *DB) (any, error) {
+			var in DeleteItemInput
+			rtDecode(t, js, &in)
+			return db.DeleteItem(t.Context(), &in)
+		}
+	case 3:
+		if k2 == k {
+			k2 = k + "x"
+		}
+		js := fmt.Sprintf(`{"TransactItems":[{"Put":{"TableName":"Tbl","Item":{"pk":{"S":%q},"t":{"N":"%d"}%s}}},{"Update":{"TableName":"Tbl","Key":{"pk":{"S":%q}},"UpdateExpression":"ADD n :d","ExpressionAttributeValues":{":d":{"N":"1"}}}}]}`, k, v, padded, k2)
+		return "transaction", k, func(db *DB) (any, error) {
+			var in TransactWriteItemsInput
+			rtDecode(t, js, &in)
+			return db.TransactWriteItems(t.Context(), &in)
+		}
+	case 4:
+		js := fmt.Sprintf(`{"RequestItems":{"Tbl":[{"PutRequest":{"Item":{"pk":{"S":%q},"b":{"N":"%d"}%s}}},{"DeleteRequest":{"Key":{"pk":{"S":%q}}}}]}}`, k, v, padded, k2+"b")
+		return "batch", k, func(db *DB) (any, error) {
+			var in BatchWriteItemInput
+			rtDecode(t, js, &in)
+			return db.BatchWriteItem(t.Context(), &in)
+		}
+	default:
+		return "bypassing write", k, func(db *DB) (any, error) { return nil, bypassingPut(db, "Tbl", k, v) }
+	}
+}
+
+// agree runs one write against every DB and fails unless each answers as
+// dbs[0] does; what(i) names the write and DB i in the failure.
+func agree(t *testing.T, dbs []*DB, what func(i int) string, run func(db *DB) (any, error)) {
+	t.Helper()
+	var want string
+	for i, db := range dbs {
+		out, err := run(db)
+		got := fmt.Sprintf("%v", err)
+		if err == nil {
+			b, merr := json.Marshal(out)
+			if merr != nil {
+				t.Fatal(merr)
+			}
+			got = string(b)
+		}
+		if i == 0 {
+			want = got
+		} else if got != want {
+			t.Fatalf("%s answered\n%.400s\nwhere the first DB answered:\n%.400s", what(i), got, want)
+		}
 	}
 }
 

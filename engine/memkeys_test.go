@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -43,87 +42,18 @@ func TestMemKeysAgreeWithPebble(t *testing.T) {
 	})
 
 	pad := strings.Repeat("p", 2000) // NB: ~250 writes per filter generation
-	key := func() string { return fmt.Sprintf("k%d", rng.IntN(300)) }
-	conds := []string{"", `,"ConditionExpression":"attribute_not_exists(pk)"`, `,"ConditionExpression":"attribute_exists(pk)"`}
 	for step := range 4000 {
-		k, k2 := key(), key()
-		v := rng.IntN(1000)
-		cond := conds[rng.IntN(len(conds))]
-		var op string
-		var run func(db *DB) (any, error)
-		switch n := rng.IntN(100); {
-		case n < 35:
-			op = "put"
-			js := fmt.Sprintf(`{"TableName":"Tbl","Item":{"pk":{"S":%q},"v":{"N":"%d"},"pad":{"S":%q}},"ReturnValues":"ALL_OLD"%s}`, k, v, pad, cond)
-			run = func(db *DB) (any, error) {
-				var in PutItemInput
-				rtDecode(t, js, &in)
-				return db.PutItem(t.Context(), &in)
-			}
-		case n < 55:
-			op = "update"
-			js := fmt.Sprintf(`{"TableName":"Tbl","Key":{"pk":{"S":%q}},"UpdateExpression":"ADD n :d","ExpressionAttributeValues":{":d":{"N":"%d"}},"ReturnValues":"ALL_OLD"}`, k, v)
-			run = func(db *DB) (any, error) {
-				var in UpdateItemInput
-				rtDecode(t, js, &in)
-				return db.UpdateItem(t.Context(), &in)
-			}
-		case n < 75:
-			op = "delete"
-			js := fmt.Sprintf(`{"TableName":"Tbl","Key":{"pk":{"S":%q}},"ReturnValues":"ALL_OLD"%s}`, k, cond)
-			run = func(db *DB) (any, error) {
-				var in DeleteItemInput
-				rtDecode(t, js, &in)
-				return db.DeleteItem(t.Context(), &in)
-			}
-		case n < 83:
-			if k2 == k {
-				k2 = k + "x"
-			}
-			op = "transaction"
-			js := fmt.Sprintf(`{"TransactItems":[{"Put":{"TableName":"Tbl","Item":{"pk":{"S":%q},"t":{"N":"%d"},"pad":{"S":%q}}}},{"Update":{"TableName":"Tbl","Key":{"pk":{"S":%q}},"UpdateExpression":"ADD n :d","ExpressionAttributeValues":{":d":{"N":"1"}}}}]}`, k, v, pad, k2)
-			run = func(db *DB) (any, error) {
-				var in TransactWriteItemsInput
-				rtDecode(t, js, &in)
-				return db.TransactWriteItems(t.Context(), &in)
-			}
-		case n < 91:
-			op = "batch"
-			js := fmt.Sprintf(`{"RequestItems":{"Tbl":[{"PutRequest":{"Item":{"pk":{"S":%q},"b":{"N":"%d"},"pad":{"S":%q}}}},{"DeleteRequest":{"Key":{"pk":{"S":%q}}}}]}}`, k, v, pad, k2+"b")
-			run = func(db *DB) (any, error) {
-				var in BatchWriteItemInput
-				rtDecode(t, js, &in)
-				return db.BatchWriteItem(t.Context(), &in)
-			}
-		default:
-			op = "bypassing write"
-			run = func(db *DB) (any, error) { return nil, bypassingPut(db, "Tbl", k, v) }
-		}
 		if step%700 == 699 {
-			op = "reopen" // NB: the memtables replayed from the WAL hold keys no filter knows
-		}
-		var want string
-		for i := range dbs {
-			if op == "reopen" {
+			// NB: the memtables replayed from the WAL hold keys no filter knows.
+			for i := range dbs {
 				catClose(dbs[i])
 				dbs[i] = catOpen(t, cfgs[i])
-				continue
-			}
-			out, err := run(dbs[i])
-			got := fmt.Sprintf("%v", err)
-			if err == nil {
-				b, merr := json.Marshal(out)
-				if merr != nil {
-					t.Fatal(merr)
-				}
-				got = string(b)
-			}
-			if i == 0 {
-				want = got
-			} else if got != want {
-				t.Fatalf("seed %d step %d %s %s: cache budget %d answered\n%.400s\nwith full lookups:\n%.400s", seed, step, op, k, sizes[i], got, want)
 			}
 		}
+		op, k, run := randomWrite(t, rng, 300, pad)
+		agree(t, dbs, func(i int) string {
+			return fmt.Sprintf("seed %d step %d %s %s: cache budget %d", seed, step, op, k, sizes[i])
+		}, run)
 	}
 	want := catJSON(t, rtScan(t, dbs[0], &ScanInput{TableName: "Tbl"}).Items)
 	for i, db := range dbs[1:] {
