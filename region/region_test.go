@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -273,4 +274,17 @@ func streamSpec(t *testing.T, c *dynamodb.Client, table string) string {
 		return string(s.StreamViewType)
 	}
 	return "none"
+}
+
+// TestDefaultPartitionsFollowCores: a new table gets one partition per
+// core the Go scheduler uses, at least 2 and at most 64.
+func TestDefaultPartitionsFollowCores(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(prev)
+	for _, c := range []struct{ procs, want int }{{1, 2}, {2, 2}, {6, 6}, {64, 64}, {100, 64}} {
+		runtime.GOMAXPROCS(c.procs)
+		if got := DefaultPartitions(); got != c.want {
+			t.Errorf("GOMAXPROCS %d: %d partitions, want %d", c.procs, got, c.want)
+		}
+	}
 }
