@@ -36,16 +36,16 @@ import (
 //   - every batch that writes item keys of a live table (a partition's
 //     group, a transaction) is committed between begin and end, which hold
 //     mu shared from taking the generation until the batch is applied and
-//     its keys added; a rotation holds mu exclusively while it switches
-//     generations and rotates Pebble's memtable, so a write of generation
-//     g is in a memtable that the flush ending g covers;
+//     its keys added; a rotation switches generations holding mu
+//     exclusively and only then has Pebble rotate its memtable, so a write
+//     of generation g is in a memtable that the flush ending g covers;
 //   - a range deletion over item keys in such a batch poisons its
 //     generation: lookups read the memtables until it is dropped.
 //     DeleteTable's range deletions are not seen, and need not be: they
 //     cover a dropped table's ids, which are never reused or read again;
 //   - the memtables replayed from the WAL at Open hold keys no generation
 //     knows: the first generation is poisoned, and Open starts a rotation
-//     at once so that it goes;
+//     before any commit so that it goes;
 //   - a lookup skips the memtables only for the group's reads that fall
 //     through the item cache (groupItems), whose own uncommitted writes
 //     are all in its pending map: the group's batch cannot hold the key.
@@ -102,8 +102,11 @@ func (g *keyGen) has(h uint64) bool {
 // hold unknown keys, and a first rotation to drop them.
 func newMemKeys(pdb *pebble.DB, memTableSize uint64, log hclog.Logger) *memKeys {
 	m := makeMemKeys(pdb, 2*int64(memTableSize), log)
-	m.kick <- struct{}{}
-	go m.run()
+	// NB: the first rotation starts here, before any commit: Pebble holds
+	// commits while it rotates its memtable behind a WAL sync in flight,
+	// which would stall a partition's pipelined commits.
+	ended, ch, err := m.start()
+	go m.run(ended, ch, err)
 	return m
 }
 
@@ -191,11 +194,18 @@ func (m *memKeys) mayHold(key []byte) (may bool, flushed uint64) {
 	return false, flushed
 }
 
-func (m *memKeys) run() {
+// run finishes the first rotation (started by newMemKeys), then rotates
+// whenever a generation has seen limit bytes of commits.
+func (m *memKeys) run(ended uint64, ch <-chan struct{}, err error) {
 	defer close(m.done)
+	first := err != nil // NB: the poisoned generation is still live: rotate whatever was written
+	if first {
+		m.log.Warn("flush for the memtable key filter failed; retrying", "error", err)
+	} else if !m.finish(ended, ch) {
+		return
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	first := true    // NB: the first rotation runs whatever was written, to drop the poisoned generation
 	waiting := false // a rotation found a flush pending: retry on the ticker, not on every commit's kick
 	for {
 		select {
@@ -217,36 +227,54 @@ func (m *memKeys) run() {
 	}
 }
 
-// rotate starts a new generation and, once Pebble has flushed everything
-// written before it, drops the older ones. It returns false when it did
-// nothing: while a flush is pending (a rotation would make Pebble wait
-// for it with every commit held) or when the flush could not start.
+// rotate ends the current generation and, once Pebble has flushed
+// everything written before it, drops the older ones. It returns false
+// when it did nothing: while a flush is pending (a rotation would make
+// Pebble hold every commit until it is done) or when the flush could not
+// start.
 func (m *memKeys) rotate() bool {
 	// NB: Metrics is costly: a rotation that finds a flush pending is
 	// retried once a second (run), not on every commit's kick.
 	if m.pdb.Metrics().MemTable.Count > 1 {
 		return false
 	}
-	m.mu.Lock()
-	ended := m.cur.n
-	ch, err := m.pdb.AsyncFlush()
+	ended, ch, err := m.start()
 	if err != nil {
-		m.mu.Unlock()
 		m.log.Warn("flush for the memtable key filter failed; retrying", "error", err)
 		return false
 	}
+	m.finish(ended, ch)
+	return true
+}
+
+// start ends the current generation and has Pebble rotate its memtable;
+// ch is closed once that memtable and every older one are flushed. Once
+// mu is released every commit of the ended generation has applied its
+// batch, so that memtable (or an older one) holds it. mu is not held
+// across AsyncFlush, which may wait for a WAL sync. On an error the ended
+// generation stays live until a later rotation's flush, which covers it
+// too (Pebble flushes in order).
+func (m *memKeys) start() (ended uint64, ch <-chan struct{}, err error) {
+	m.mu.Lock()
+	ended = m.cur.n
 	m.cur = newKeyGen(ended + 1)
 	gens := append(slices.Clone(*m.gens.Load()), m.cur)
 	m.gens.Store(&gens)
 	m.bytes.Store(0)
 	m.mu.Unlock()
+	ch, err = m.pdb.AsyncFlush()
+	return ended, ch, err
+}
+
+// finish waits for the flush of start's memtable and drops the
+// generations up to ended. It returns false if close came first.
+func (m *memKeys) finish(ended uint64, ch <-chan struct{}) bool {
 	select {
 	case <-ch:
 	case <-m.stop:
-		return true
+		return false
 	}
 	m.flushed.Store(ended)
-	// NB: a new variable: readers hold the address stored above.
 	live := slices.DeleteFunc(slices.Clone(*m.gens.Load()), func(g *keyGen) bool { return g.n <= ended })
 	m.gens.Store(&live)
 	m.rotations.Add(1)
