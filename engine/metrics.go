@@ -88,6 +88,8 @@ var (
 	descPebbleReadAmp     = prometheus.NewDesc("godwit_pebble_read_amplification", "Pebble read amplification (sublevels in L0 plus non-empty levels).", nil, nil)
 	descPebbleCompactions = prometheus.NewDesc("godwit_pebble_compactions_total", "Pebble compactions run.", nil, nil)
 	descPebbleFlushes     = prometheus.NewDesc("godwit_pebble_flushes_total", "Pebble memtable flushes.", nil, nil)
+	descPebbleFlushed     = prometheus.NewDesc("godwit_pebble_flushed_bytes_total", "Bytes of sstables Pebble's flushes wrote.", nil, nil)
+	descPebbleCompacted   = prometheus.NewDesc("godwit_pebble_compacted_bytes_total", "Bytes of sstables Pebble's compactions wrote (with flushed bytes: its write amplification).", nil, nil)
 	descPebbleCacheHits   = prometheus.NewDesc("godwit_pebble_block_cache_hits_total", "Pebble block cache hits.", nil, nil)
 	descPebbleCacheMisses = prometheus.NewDesc("godwit_pebble_block_cache_misses_total", "Pebble block cache misses.", nil, nil)
 	descPebbleCacheBytes  = prometheus.NewDesc("godwit_pebble_block_cache_bytes", "Bytes held by the Pebble block cache.", nil, nil)
@@ -106,7 +108,7 @@ var (
 )
 
 func (c *pebbleCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPebbleDiskBytes, descPebbleReadAmp, descPebbleCompactions, descPebbleFlushes,
+	for _, d := range []*prometheus.Desc{descPebbleDiskBytes, descPebbleReadAmp, descPebbleCompactions, descPebbleFlushes, descPebbleFlushed, descPebbleCompacted,
 		descPebbleCacheHits, descPebbleCacheMisses, descPebbleCacheBytes, descPebbleMemtable, descPebbleWALBytes, descPebbleL0Files,
 		descItemCacheHits, descItemCacheMisses, descItemCacheBytes, descWriteStalls, descWriteStallSeconds,
 		descMemtableSkips, descKeyGenRotations} {
@@ -124,6 +126,13 @@ func (c *pebbleCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descPebbleReadAmp, float64(m.ReadAmp()))
 	counter(descPebbleCompactions, float64(m.Compact.Count))
 	counter(descPebbleFlushes, float64(m.Flush.Count))
+	var flushed, compacted uint64
+	for i := range m.Levels {
+		flushed += m.Levels[i].TableBytesFlushed + m.Levels[i].BlobBytesFlushed
+		compacted += m.Levels[i].TableBytesCompacted + m.Levels[i].BlobBytesCompacted
+	}
+	counter(descPebbleFlushed, float64(flushed))
+	counter(descPebbleCompacted, float64(compacted))
 	counter(descPebbleCacheHits, float64(m.BlockCache.Hits))
 	counter(descPebbleCacheMisses, float64(m.BlockCache.Misses))
 	gauge(descPebbleCacheBytes, float64(m.BlockCache.Size))

@@ -55,7 +55,8 @@ func TestWriteStallsAreCounted(t *testing.T) {
 // at all once writes had rotated a few of them. Open sizes the cache for
 // both; a second read of the same keys must hit it.
 func TestBlockCacheKeepsBlocksBesideMemtables(t *testing.T) {
-	db, err := Open(Config{Dir: t.TempDir(), NoSync: true, TTLSweepInterval: -1,
+	reg := prometheus.NewRegistry()
+	db, err := Open(Config{Dir: t.TempDir(), NoSync: true, TTLSweepInterval: -1, Registerer: reg,
 		CacheSize: 1 << 20, MemTableSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +72,21 @@ func TestBlockCacheKeepsBlocksBesideMemtables(t *testing.T) {
 	}
 	if err := db.pebble.Flush(); err != nil {
 		t.Fatal(err)
+	}
+	// The flushes wrote sstables: the collector's write-amplification
+	// counter sees them (the repeated values compress to a few percent).
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flushed float64 = -1
+	for _, mf := range mfs {
+		if mf.GetName() == "godwit_pebble_flushed_bytes_total" {
+			flushed = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if flushed <= 0 {
+		t.Fatalf("godwit_pebble_flushed_bytes_total = %v after flushing %d values of %d bytes", flushed, n, len(val))
 	}
 	read := func() {
 		for i := 0; i < n; i += 97 { // a few hundred keys, some per block

@@ -345,7 +345,7 @@ func (db *DB) runTxn(in *TransactWriteItemsInput, actions []*txnAction) (any, er
 		advanced := st.Seq != h.p.stats.Seq
 		h.p.setStats(st)
 		if advanced {
-			db.notifyChanges(h.p.tableID, h.p.id, st.Seq)
+			db.notifyChanges(h.p.tableID, h.p.id, st.Seq, nil) // NB: rare; the publisher reads them
 		}
 	}
 	out := &transactWriteOutput{}

@@ -16,17 +16,86 @@ import (
 // should only signal the work they start.
 type EventListener struct {
 	// ChangesCommitted is called after a group commit made changes up to
-	// lastSeq of (tableID, partition) durable in the outbox.
-	ChangesCommitted func(tableID uint32, partition int, lastSeq uint64)
+	// lastSeq of (tableID, partition) durable in the outbox, in commit
+	// order per partition. entries, when not nil, are the entries that
+	// commit appended, exactly as ReadOutboxRaw would return them, ending
+	// at lastSeq: a publisher that is keeping up takes them from here
+	// instead of reading them back (their Data is a fresh buffer it may
+	// keep). nil means the engine did not collect them.
+	ChangesCommitted func(tableID uint32, partition int, lastSeq uint64, entries []OutboxEntry)
 	// TableChanged is called after a table's definition changed (created,
 	// updated, deleted), with its name.
 	TableChanged func(table string)
 }
 
-func (db *DB) notifyChanges(tableID uint32, part int, lastSeq uint64) {
+func (db *DB) notifyChanges(tableID uint32, part int, lastSeq uint64, entries []OutboxEntry) {
 	if f := db.cfg.Listener.ChangesCommitted; f != nil {
-		f(tableID, part, lastSeq)
+		f(tableID, part, lastSeq, entries)
 	}
+}
+
+// maxHandedEntries bounds the entries one notification carries; a group
+// that appended more is announced without them.
+const maxHandedEntries = 4096
+
+// committedEntries returns the outbox entries (after, upto] of a partition
+// as batch b holds them, parsed as ReadOutboxRaw parses them, with their
+// Data copied into one fresh buffer; nil unless b holds exactly those
+// entries, in order, and at most maxHandedEntries of them.
+func committedEntries(b *pebble.Batch, tableID uint32, part int, after, upto uint64) []OutboxEntry {
+	if upto <= after || upto-after > maxHandedEntries {
+		return nil
+	}
+	prefix := outboxKey(tableID, part, 0)
+	prefix = prefix[:len(prefix)-8]
+	// NB: two passes over the batch: the first sizes the buffer, so that
+	// the entries' Data can point into it as it is filled.
+	size, n := 0, 0
+	r := b.Reader()
+	for {
+		kind, k, v, ok, err := r.Next()
+		if err != nil {
+			return nil
+		}
+		if !ok {
+			break
+		}
+		if len(k) == len(prefix)+8 && bytes.HasPrefix(k, prefix) {
+			if kind != pebble.InternalKeyKindSet || binary.BigEndian.Uint64(k[len(prefix):]) != after+uint64(n)+1 {
+				return nil
+			}
+			size += len(v)
+			n++
+		}
+	}
+	if uint64(n) != upto-after {
+		return nil
+	}
+	buf := make([]byte, 0, size)
+	out := make([]OutboxEntry, 0, n)
+	var label, origin string
+	r = b.Reader()
+	for {
+		_, k, v, ok, err := r.Next()
+		if err != nil || !ok {
+			break
+		}
+		if len(k) != len(prefix)+8 || !bytes.HasPrefix(k, prefix) {
+			continue
+		}
+		start := len(buf)
+		buf = append(buf, v...)
+		e, err := parseOutboxEntry(buf[start:len(buf):len(buf)], label, origin)
+		if err != nil {
+			return nil
+		}
+		label, origin = e.StreamLabel, e.Origin
+		out = append(out, e)
+	}
+	if len(out) != n {
+		return nil
+	}
+	return out
 }
 
 func (db *DB) notifyTable(name string) {

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/godwit-db/godwit/conflict"
 	"github.com/godwit-db/godwit/engine/attr"
@@ -208,4 +211,99 @@ func BenchmarkReadOutbox(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCommittedEntriesHandedOver: every group commit of a streamed table
+// hands its listener the entries it appended, exactly as ReadOutboxRaw
+// reads them back, in order per partition; a transaction's notification
+// carries none (the publisher reads those). Concurrent writers make groups
+// of several writes.
+func TestCommittedEntriesHandedOver(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	type note struct {
+		lastSeq uint64
+		entries []OutboxEntry
+	}
+	var mu sync.Mutex
+	notes := map[int][]note{}
+	db := catOpen(t, Config{DefaultPartitions: 2, Listener: EventListener{
+		ChangesCommitted: func(_ uint32, part int, lastSeq uint64, entries []OutboxEntry) {
+			mu.Lock()
+			notes[part] = append(notes[part], note{lastSeq, entries})
+			mu.Unlock()
+		},
+	}})
+	catCreate(t, db, &CreateTableInput{TableName: "Tbl", AttributeDefinitions: catDefs("pk", "S"),
+		KeySchema: catKS("pk", ""), BillingMode: "PAY_PER_REQUEST",
+		StreamSpecification: &StreamSpecification{StreamEnabled: bptr(true), StreamViewType: "NEW_AND_OLD_IMAGES"}})
+	var wg sync.WaitGroup
+	var txns atomic.Int64
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(seed), uint64(g)))
+			for range 150 {
+				op, _, run := randomWrite(t, rng, 40, "")
+				if op == "bypassing write" {
+					continue // NB: it writes no change record
+				}
+				if _, err := run(db); err == nil && op == "transaction" {
+					txns.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	info, _ := db.Table("Tbl")
+	handed, multi, bare := 0, 0, 0
+	for part := 0; part < info.Partitions; part++ {
+		head, _ := db.OutboxHead("Tbl", part)
+		var prev uint64
+		for _, n := range notes[part] {
+			if n.lastSeq <= prev {
+				t.Fatalf("partition %d: notification of %d after one of %d", part, n.lastSeq, prev)
+			}
+			if n.entries == nil {
+				bare++
+				prev = n.lastSeq
+				continue
+			}
+			first := n.entries[0].Seq
+			if first != prev+1 || n.entries[len(n.entries)-1].Seq != n.lastSeq {
+				t.Fatalf("partition %d: entries %d..%d handed with lastSeq %d after %d", part, first, n.entries[len(n.entries)-1].Seq, n.lastSeq, prev)
+			}
+			want, err := db.ReadOutboxRaw(info.ID, part, prev, n.lastSeq, 1<<20, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) != len(n.entries) {
+				t.Fatalf("partition %d (%d, %d]: %d entries handed, the outbox holds %d", part, prev, n.lastSeq, len(n.entries), len(want))
+			}
+			for i, e := range n.entries {
+				w := want[i]
+				if e.Seq != w.Seq || e.StreamLabel != w.StreamLabel || e.Origin != w.Origin || e.CreatedAt != w.CreatedAt || !bytes.Equal(e.Data, w.Data) {
+					t.Fatalf("partition %d: handed entry %+v, the outbox holds %+v", part, e, w)
+				}
+			}
+			handed += len(n.entries)
+			if len(n.entries) > 1 {
+				multi++
+			}
+			prev = n.lastSeq
+		}
+		if prev != head {
+			t.Fatalf("partition %d: notifications end at %d, the outbox head is %d", part, prev, head)
+		}
+	}
+	t.Logf("%d entries handed over, %d notifications of several, %d without entries; %d transactions", handed, multi, bare, txns.Load())
+	if handed == 0 || multi == 0 {
+		t.Fatalf("%d entries handed over, %d notifications of several entries: want both", handed, multi)
+	}
+	// NB: a transaction notifies each partition it wrote (two writes here).
+	if n := txns.Load(); (n > 0 && bare == 0) || int64(bare) > 2*n {
+		t.Fatalf("%d notifications without entries for %d transactions", bare, n)
+	}
 }

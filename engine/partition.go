@@ -350,7 +350,7 @@ func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) 
 		}
 		s.b = b
 		if next.Seq != p.stats.Seq {
-			s.notifySeq = next.Seq
+			s.notifyFrom, s.notifySeq = p.stats.Seq, next.Seq
 		}
 		p.stats = next
 		s.stats = &next
@@ -361,14 +361,15 @@ func (p *partition) commit(b *pebble.Batch, group []*writeReq, delta partStats) 
 
 // groupSync is a committed (or failed) group on its way to the syncer.
 type groupSync struct {
-	group     []*writeReq
-	b         *pebble.Batch // nil when nothing was applied
-	wait      bool          // b's WAL sync is still to be awaited
-	applied   time.Time     // when b became visible (wait only)
-	counted   bool          // beginCommit was called for it
-	notifySeq uint64        // >0: the group advanced the outbox to this sequence
-	stats     *partStats    // the partition's stats once the group is durable
-	err       error
+	group      []*writeReq
+	b          *pebble.Batch // nil when nothing was applied
+	wait       bool          // b's WAL sync is still to be awaited
+	applied    time.Time     // when b became visible (wait only)
+	counted    bool          // beginCommit was called for it
+	notifySeq  uint64        // >0: the group advanced the outbox to this sequence
+	notifyFrom uint64        // from this one
+	stats      *partStats    // the partition's stats once the group is durable
+	err        error
 	// drained, when set, marks a barrier: the syncer closes it once every
 	// group before it is answered.
 	drained chan struct{}
@@ -396,7 +397,6 @@ func (p *partition) syncLoop() {
 					broken = apierr.Internal()
 				}
 			}
-			s.b.Close()
 		}
 		if s.counted {
 			p.endCommit()
@@ -404,12 +404,23 @@ func (p *partition) syncLoop() {
 		if broken != nil {
 			err = broken
 		} else {
+			// NB: the entries are collected before the head moves and
+			// handed over right after, and both happen before the answers:
+			// a publisher rarely sees the head moved without them (it then
+			// reads them back from the outbox).
+			var entries []OutboxEntry
+			if s.notifySeq != 0 && p.db.cfg.Listener.ChangesCommitted != nil {
+				entries = committedEntries(s.b, p.tableID, p.id, s.notifyFrom, s.notifySeq)
+			}
 			if s.stats != nil {
 				p.statsView.Store(s.stats)
 			}
 			if s.notifySeq != 0 {
-				p.db.notifyChanges(p.tableID, p.id, s.notifySeq)
+				p.db.notifyChanges(p.tableID, p.id, s.notifySeq, entries)
 			}
+		}
+		if s.b != nil {
+			s.b.Close()
 		}
 		for _, r := range s.group {
 			if err != nil && (r.err == nil || r.err == errPoisoned) {

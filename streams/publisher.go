@@ -308,11 +308,12 @@ func poke(ch chan struct{}) {
 	}
 }
 
-func (p *Publisher) changesCommitted(tableID uint32, part int, _ uint64) {
+func (p *Publisher) changesCommitted(tableID uint32, part int, _ uint64, entries []engine.OutboxEntry) {
 	p.mu.RLock()
 	w := p.workers[pubKey{tableID, part}]
 	p.mu.RUnlock()
 	if w != nil {
+		w.handed.add(entries)
 		poke(w.wake)
 		return
 	}
@@ -480,6 +481,7 @@ type pubWorker struct {
 	partLabel string
 	wake      chan struct{} // 1-buffered: changes were committed
 	quit      chan struct{} // closed when the table is deleted
+	handed    handedEntries // what the engine handed over with its notifications
 
 	// done: every outbox entry up to it is in JetStream (or gone).
 	done atomic.Uint64
@@ -643,7 +645,13 @@ func (w *pubWorker) drain(ctx context.Context) error {
 		// other changes, which JetStream would drop as duplicates). Only
 		// entries up to OutboxHead, which the engine advances after the
 		// commit returned, are durable and may be published.
-		batch, err := db.ReadOutboxRaw(w.tableID, w.part, w.sent, head, w.p.cfg.BatchSize, w.batch[:0])
+		// NB: what the engine handed over when it committed (the usual
+		// case when keeping up), else read back from the outbox.
+		batch := w.handed.take(w.sent, head, w.p.cfg.BatchSize, w.batch[:0])
+		var err error
+		if len(batch) == 0 {
+			batch, err = db.ReadOutboxRaw(w.tableID, w.part, w.sent, head, w.p.cfg.BatchSize, batch)
+		}
 		w.batch = batch[:0]
 		if err != nil {
 			return fmt.Errorf("read outbox: %w", err)
@@ -674,6 +682,62 @@ func (w *pubWorker) drain(ctx context.Context) error {
 			w.housekeep()
 		}
 	}
+}
+
+// handedEntries queues the outbox entries the engine hands over with its
+// notifications (engine.EventListener), so that a worker keeping up
+// publishes them without reading them back from Pebble. It holds the
+// latest maxHanded at most: a worker that fell behind reads the outbox.
+type handedEntries struct {
+	mu      sync.Mutex
+	entries []engine.OutboxEntry
+	taken   uint64 // how many were taken, for tests
+}
+
+// maxHanded bounds a worker's handed entries.
+const maxHanded = 8192
+
+// add queues entries (consecutive, each notification's after the last
+// one's). A gap or an overflow drops what was queued before.
+func (h *handedEntries) add(entries []engine.OutboxEntry) {
+	if len(entries) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := len(h.entries); n > 0 && (h.entries[n-1].Seq+1 != entries[0].Seq || n+len(entries) > maxHanded) {
+		clear(h.entries)
+		h.entries = h.entries[:0]
+	}
+	if len(h.entries) == 0 && cap(h.entries) > maxHanded {
+		h.entries = nil // NB: do not keep a large array for ever
+	}
+	h.entries = append(h.entries, entries...)
+}
+
+// take appends to dst the queued entries after+1, after+2, ... up to upto
+// and at most max of them, and drops them and those before from the
+// queue. It appends nothing unless the queue holds after+1.
+func (h *handedEntries) take(after, upto uint64, max int, dst []engine.OutboxEntry) []engine.OutboxEntry {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	q := h.entries
+	i := 0
+	for i < len(q) && q[i].Seq <= after {
+		i++
+	}
+	j := i
+	for j < len(q) && j-i < max && q[j].Seq <= upto && q[j].Seq == after+uint64(j-i)+1 {
+		j++
+	}
+	dst = append(dst, q[i:j]...)
+	h.taken += uint64(j - i)
+	// NB: the taken entries are the caller's now; the queue keeps no
+	// reference to them.
+	n := copy(q, q[j:])
+	clear(q[n:])
+	h.entries = q[:n]
+	return dst
 }
 
 // live reports whether the worker's table still exists, or was deleted

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,9 +58,9 @@ type pubHook struct{ p atomic.Pointer[Publisher] }
 
 func (h *pubHook) listener() engine.EventListener {
 	return engine.EventListener{
-		ChangesCommitted: func(id uint32, part int, seq uint64) {
+		ChangesCommitted: func(id uint32, part int, seq uint64, entries []engine.OutboxEntry) {
 			if p := h.p.Load(); p != nil {
-				p.Listener().ChangesCommitted(id, part, seq)
+				p.Listener().ChangesCommitted(id, part, seq, entries)
 			}
 		},
 		TableChanged: func(name string) {
@@ -948,5 +949,130 @@ func TestCutRepeatsRememberedSpans(t *testing.T) {
 	es[3].Origin = "other"
 	if n := w.cut(es); n != 3 {
 		t.Errorf("cut across an origin change: %d, want 3", n)
+	}
+}
+
+// TestHandedEntriesQueue: take returns the queued entries that continue
+// after, up to upto and max, and drops them and older ones; a gap or an
+// overflow in add drops what was queued.
+func TestHandedEntriesQueue(t *testing.T) {
+	span := func(from, to uint64) []engine.OutboxEntry {
+		var out []engine.OutboxEntry
+		for s := from; s <= to; s++ {
+			out = append(out, engine.OutboxEntry{Seq: s, Data: []byte{byte(s)}})
+		}
+		return out
+	}
+	seqs := func(es []engine.OutboxEntry) []uint64 {
+		var out []uint64
+		for _, e := range es {
+			out = append(out, e.Seq)
+		}
+		return out
+	}
+	var h handedEntries
+	h.add(nil)
+	h.add(span(3, 5))
+	h.add(span(6, 9))
+	if got := h.take(2, 100, 100, nil); !slices.Equal(seqs(got), []uint64{3, 4, 5, 6, 7, 8, 9}) {
+		t.Fatalf("take after 2: %v", seqs(got))
+	}
+	h.add(span(10, 20))
+	if got := h.take(8, 100, 100, nil); got != nil {
+		t.Fatalf("take after 8 with 10.. queued: %v, want nothing (9 is missing)", seqs(got))
+	}
+	if got := h.take(11, 14, 100, []engine.OutboxEntry{{Seq: 1}}); !slices.Equal(seqs(got), []uint64{1, 12, 13, 14}) {
+		t.Fatalf("take (11, 14] after a kept entry: %v", seqs(got))
+	}
+	if got := h.take(14, 100, 2, nil); !slices.Equal(seqs(got), []uint64{15, 16}) {
+		t.Fatalf("take after 14, max 2: %v", seqs(got))
+	}
+	h.add(span(30, 31)) // a gap: 17..20 are dropped
+	if got := h.take(16, 100, 100, nil); got != nil {
+		t.Fatalf("take after 16 once a gap dropped 17..20: %v", seqs(got))
+	}
+	if got := h.take(29, 100, 100, nil); !slices.Equal(seqs(got), []uint64{30, 31}) {
+		t.Fatalf("take after 29: %v", seqs(got))
+	}
+	h.add(span(32, 31+maxHanded))
+	h.add(span(32+maxHanded, 32+maxHanded)) // an overflow drops the rest
+	if got := h.take(31+maxHanded, ^uint64(0), 100, nil); !slices.Equal(seqs(got), []uint64{32 + maxHanded}) {
+		t.Fatalf("take after an overflow: %v", seqs(got))
+	}
+	if len(h.entries) != 0 || h.taken != 7+3+2+2+1 {
+		t.Fatalf("%d entries left, %d taken", len(h.entries), h.taken)
+	}
+}
+
+// TestPublisherWithAndWithoutHandedEntries: concurrent writers, with the
+// engine's handed-over entries passed on for a random half of the
+// notifications and withheld for the rest (so the publisher reads those
+// back from the outbox), publish every record once, in order; and the
+// handed entries were used.
+func TestPublisherWithAndWithoutHandedEntries(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	var rmu sync.Mutex
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	hook := &pubHook{}
+	withholding := engine.EventListener{
+		ChangesCommitted: func(id uint32, part int, seq uint64, entries []engine.OutboxEntry) {
+			rmu.Lock()
+			if rng.IntN(2) == 0 {
+				entries = nil
+			}
+			rmu.Unlock()
+			hook.listener().ChangesCommitted(id, part, seq, entries)
+		},
+		TableChanged: func(name string) { hook.listener().TableChanged(name) },
+	}
+	db, err := engine.Open(engine.Config{
+		Dir: t.TempDir(), Region: pubRegion, DefaultPartitions: 2, NoSync: true,
+		TTLSweepInterval: -1, Listener: withholding,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	nc := pubConn(t, pubNATS(t, t.TempDir(), embedded.NoListener))
+	p := pubStart(t, hook, db, nc, pubTestConfig())
+	info := pubCreateTable(t, db, "orders", true)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 250 {
+				pk := fmt.Sprintf("k%d-%d", g, i%17)
+				if i%7 == 6 {
+					pubDelete(t, db, "orders", pk)
+				} else {
+					pubPut(t, db, "orders", pk, i)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	pubCaughtUp(t, p)
+	total := pubCheckPartitions(t, db, nc, info, info.Stream.Label, nil, nil)
+	var heads uint64
+	for part := range info.Partitions {
+		h, _ := db.OutboxHead("orders", part)
+		heads += h
+	}
+	if uint64(total) != heads || total < 1500 {
+		t.Fatalf("%d records published, %d in the outboxes", total, heads)
+	}
+	var taken uint64
+	p.mu.RLock()
+	for _, w := range p.workers {
+		w.handed.mu.Lock()
+		taken += w.handed.taken
+		w.handed.mu.Unlock()
+	}
+	p.mu.RUnlock()
+	t.Logf("%d of %d records published from handed-over entries", taken, total)
+	if taken == 0 {
+		t.Fatal("no handed-over entry was published")
 	}
 }
