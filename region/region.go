@@ -411,12 +411,14 @@ func startNATS(cfg Config, log hclog.Logger) (*natsBackend, error) {
 	if a := srv.Addr(); a != nil {
 		log.Info("embedded NATS server up", "nats-addr", a.String(), "domain", srv.Domain())
 	}
-	nc, err := srv.Connect(connOpts...)
+	// NB: in-process, listener or not: the publisher's messages and acks
+	// and the API's reads skip the loopback TCP's system calls.
+	nc, err := srv.ConnectInProcess(connOpts...)
 	if err != nil {
 		srv.Shutdown()
 		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
 	}
-	api, err := srv.Connect(nats.Name("godwit-streams-api "+cfg.Region), nats.MaxReconnects(-1))
+	api, err := srv.ConnectInProcess(nats.Name("godwit-streams-api "+cfg.Region), nats.MaxReconnects(-1))
 	if err != nil {
 		nc.Close()
 		srv.Shutdown()

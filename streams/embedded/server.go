@@ -238,6 +238,26 @@ func (s *Server) SyncInterval() time.Duration { return s.cfg.SyncInterval }
 // Domain is the server's JetStream domain.
 func (s *Server) Domain() string { return s.cfg.Domain }
 
+// ConnectInProcess opens a client connection in-process (a net.Pipe into
+// the server, no sockets), whether or not there is a listener: for the
+// clients of the process that runs the server, which save the loopback
+// TCP's system calls on every message. The connection reconnects only to
+// this server, so it suits a server that lives as long as the process
+// (a test that restarts the server uses Connect).
+func (s *Server) ConnectInProcess(opts ...nats.Option) (*nats.Conn, error) {
+	all := []nats.Option{
+		nats.Name("godwit"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.InProcessServer(s.ns),
+	}
+	nc, err := nats.Connect(nats.DefaultURL, append(all, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: connect: %w", err)
+	}
+	return nc, nil
+}
+
 // Connect opens a client connection: through the listener when there is
 // one, else in-process. It reconnects forever by default; opts are applied
 // after those defaults.
