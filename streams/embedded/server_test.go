@@ -135,3 +135,33 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 		t.Errorf("busy port error %v is not EADDRINUSE", err)
 	}
 }
+
+// TestConnectInProcessBesideListener: ConnectInProcess skips the listener
+// (a pipe, no socket) and works like any connection; Connect uses the
+// listener.
+func TestConnectInProcessBesideListener(t *testing.T) {
+	s, err := Start(Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", MaxStore: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	in, err := s.ConnectInProcess()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if a := in.ConnectedAddr(); a != "pipe" {
+		t.Errorf("in-process connection's address %q, want a pipe", a)
+	}
+	if n := publishAndCount(t, in, "T"); n != 1 {
+		t.Errorf("stream holds %d messages, want 1", n)
+	}
+	tcp, err := s.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	if a := tcp.ConnectedAddr(); a != s.Addr().String() {
+		t.Errorf("Connect's address %q, want the listener %s", a, s.Addr())
+	}
+}
