@@ -245,30 +245,24 @@ func (s *Server) Domain() string { return s.cfg.Domain }
 // this server, so it suits a server that lives as long as the process
 // (a test that restarts the server uses Connect).
 func (s *Server) ConnectInProcess(opts ...nats.Option) (*nats.Conn, error) {
-	all := []nats.Option{
-		nats.Name("godwit"),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
-		nats.InProcessServer(s.ns),
-	}
-	nc, err := nats.Connect(nats.DefaultURL, append(all, opts...)...)
-	if err != nil {
-		return nil, fmt.Errorf("embedded: connect: %w", err)
-	}
-	return nc, nil
+	return s.connect(true, opts)
 }
 
 // Connect opens a client connection: through the listener when there is
 // one, else in-process. It reconnects forever by default; opts are applied
 // after those defaults.
 func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	return s.connect(s.ClientURL() == "", opts)
+}
+
+func (s *Server) connect(inProcess bool, opts []nats.Option) (*nats.Conn, error) {
 	all := []nats.Option{
 		nats.Name("godwit"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 	}
 	url := s.ClientURL()
-	if url == "" {
+	if inProcess {
 		url = nats.DefaultURL // unused: the in-process connection wins
 		all = append(all, nats.InProcessServer(s.ns))
 	}
