@@ -687,32 +687,52 @@ func (w *pubWorker) drain(ctx context.Context) error {
 // handedEntries queues the outbox entries the engine hands over with its
 // notifications (engine.EventListener), so that a worker keeping up
 // publishes them without reading them back from Pebble. It holds the
-// latest maxHanded at most: a worker that fell behind reads the outbox.
+// latest maxHanded entries and maxHandedBytes of them at most: a worker
+// that fell behind (NATS away) reads the outbox.
 type handedEntries struct {
 	mu      sync.Mutex
 	entries []engine.OutboxEntry
+	bytes   int    // of the entries' Data
 	taken   uint64 // how many were taken, for tests
 }
 
-// maxHanded bounds a worker's handed entries.
-const maxHanded = 8192
+// maxHanded and maxHandedBytes bound a worker's handed entries.
+const (
+	maxHanded      = 8192
+	maxHandedBytes = 1 << 20
+)
 
 // add queues entries (consecutive, each notification's after the last
-// one's). A gap or an overflow drops what was queued before.
+// one's). A gap or an overflow drops what was queued before; entries that
+// alone exceed the bounds are not queued.
 func (h *handedEntries) add(entries []engine.OutboxEntry) {
 	if len(entries) == 0 {
 		return
 	}
+	size := 0
+	for i := range entries {
+		size += len(entries[i].Data)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if n := len(h.entries); n > 0 && (h.entries[n-1].Seq+1 != entries[0].Seq || n+len(entries) > maxHanded) {
-		clear(h.entries)
-		h.entries = h.entries[:0]
+	n := len(h.entries)
+	if n > 0 && (h.entries[n-1].Seq+1 != entries[0].Seq || n+len(entries) > maxHanded || h.bytes+size > maxHandedBytes) {
+		h.clear()
 	}
-	if len(h.entries) == 0 && cap(h.entries) > maxHanded {
-		h.entries = nil // NB: do not keep a large array for ever
+	if len(entries) > maxHanded || size > maxHandedBytes {
+		return
 	}
 	h.entries = append(h.entries, entries...)
+	h.bytes += size
+}
+
+// clear drops every queued entry. Called with mu held.
+func (h *handedEntries) clear() {
+	clear(h.entries)
+	h.entries, h.bytes = h.entries[:0], 0
+	if cap(h.entries) > maxHanded {
+		h.entries = nil // NB: do not keep a large array for ever
+	}
 }
 
 // take appends to dst the queued entries after+1, after+2, ... up to upto
@@ -732,6 +752,9 @@ func (h *handedEntries) take(after, upto uint64, max int, dst []engine.OutboxEnt
 	}
 	dst = append(dst, q[i:j]...)
 	h.taken += uint64(j - i)
+	for k := range j {
+		h.bytes -= len(q[k].Data)
+	}
 	// NB: the taken entries are the caller's now; the queue keeps no
 	// reference to them.
 	n := copy(q, q[j:])

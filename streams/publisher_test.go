@@ -999,26 +999,43 @@ func TestHandedEntriesQueue(t *testing.T) {
 	if got := h.take(31+maxHanded, ^uint64(0), 100, nil); !slices.Equal(seqs(got), []uint64{32 + maxHanded}) {
 		t.Fatalf("take after an overflow: %v", seqs(got))
 	}
-	if len(h.entries) != 0 || h.taken != 7+3+2+2+1 {
-		t.Fatalf("%d entries left, %d taken", len(h.entries), h.taken)
+	if len(h.entries) != 0 || h.bytes != 0 || h.taken != 7+3+2+2+1 {
+		t.Fatalf("%d entries (%d bytes) left, %d taken", len(h.entries), h.bytes, h.taken)
+	}
+	// The byte bound: entries too large together drop the queue, entries
+	// too large alone are not queued.
+	big := func(seq uint64, size int) []engine.OutboxEntry {
+		return []engine.OutboxEntry{{Seq: seq, Data: make([]byte, size)}}
+	}
+	h.add(big(100, maxHandedBytes/2))
+	h.add(big(101, maxHandedBytes/2))
+	h.add(big(102, 1)) // over the bound: 100 and 101 are dropped
+	if got := h.take(101, ^uint64(0), 100, nil); !slices.Equal(seqs(got), []uint64{102}) || h.bytes != 0 {
+		t.Fatalf("take after the byte bound: %v, %d bytes left", seqs(got), h.bytes)
+	}
+	h.add(big(103, maxHandedBytes+1))
+	if len(h.entries) != 0 || h.bytes != 0 {
+		t.Fatalf("an entry over the byte bound was queued: %d entries, %d bytes", len(h.entries), h.bytes)
 	}
 }
 
 // TestPublisherWithAndWithoutHandedEntries: concurrent writers, with the
 // engine's handed-over entries passed on for a random half of the
 // notifications and withheld for the rest (so the publisher reads those
-// back from the outbox), publish every record once, in order; and the
-// handed entries were used.
+// back from the outbox), then one writer waiting for each record to be
+// published, with every entry passed on: every record is published once,
+// in order, and a publisher that keeps up publishes the handed entries.
 func TestPublisherWithAndWithoutHandedEntries(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	var rmu sync.Mutex
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	withhold := true
 	hook := &pubHook{}
 	withholding := engine.EventListener{
 		ChangesCommitted: func(id uint32, part int, seq uint64, entries []engine.OutboxEntry) {
 			rmu.Lock()
-			if rng.IntN(2) == 0 {
+			if withhold && rng.IntN(2) == 0 {
 				entries = nil
 			}
 			rmu.Unlock()
@@ -1054,6 +1071,21 @@ func TestPublisherWithAndWithoutHandedEntries(t *testing.T) {
 	}
 	wg.Wait()
 	pubCaughtUp(t, p)
+	p.mu.RLock()
+	for _, w := range p.workers {
+		w.handed.mu.Lock()
+		w.handed.taken = 0
+		w.handed.mu.Unlock()
+	}
+	p.mu.RUnlock()
+	rmu.Lock()
+	withhold = false
+	rmu.Unlock()
+	const sequential = 30
+	for i := range sequential {
+		pubPut(t, db, "orders", fmt.Sprintf("seq%d", i), i)
+		pubCaughtUp(t, p)
+	}
 	total := pubCheckPartitions(t, db, nc, info, info.Stream.Label, nil, nil)
 	var heads uint64
 	for part := range info.Partitions {
@@ -1071,8 +1103,9 @@ func TestPublisherWithAndWithoutHandedEntries(t *testing.T) {
 		w.handed.mu.Unlock()
 	}
 	p.mu.RUnlock()
-	t.Logf("%d of %d records published from handed-over entries", taken, total)
-	if taken == 0 {
-		t.Fatal("no handed-over entry was published")
+	// NB: a poll tick between the head's move and the handover can make
+	// the worker read a record back: most, not all.
+	if taken < sequential/2 {
+		t.Fatalf("%d of the %d records written one at a time were published from handed-over entries", taken, sequential)
 	}
 }
