@@ -489,7 +489,11 @@ func TestStreamsViewTypesAndShards(t *testing.T) {
 func TestStreamsIteratorExpiryAndTrim(t *testing.T) {
 	e := sStart(t)
 	arn := e.table("expiry", "KEYS_ONLY")
-	for i := 0; i < 6; i++ {
+	// NB: the first record is published before the others exist, so it
+	// travels alone and the purge below can trim it.
+	e.put("expiry", "same", "v", 0)
+	e.waitRecords(arn, 1)
+	for i := 1; i < 6; i++ {
 		e.put("expiry", "same", "v", i)
 	}
 	recs := e.waitRecords(arn, 6)
@@ -515,8 +519,11 @@ func TestStreamsIteratorExpiryAndTrim(t *testing.T) {
 		t.Fatalf("16 minutes on: %v, want ExpiredIteratorException", err)
 	}
 
+	// NB: at the first record, which the purge below trims for sure; the
+	// record after it may share the kept last message (a message carries
+	// several records when the publisher falls behind).
 	it, err = e.dds.GetShardIterator(sCtx(t), &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: aws.String(shard),
-		ShardIteratorType: stypes.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: recs[0].Dynamodb.SequenceNumber})
+		ShardIteratorType: stypes.ShardIteratorTypeAtSequenceNumber, SequenceNumber: recs[0].Dynamodb.SequenceNumber})
 	if err != nil {
 		t.Fatal(err)
 	}
